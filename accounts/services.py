@@ -1,0 +1,58 @@
+"""Writes about users: registration and profile changes; every rule about accounts lives here."""
+
+from __future__ import annotations
+
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from fastsock.core.errors import ApiError, ErrorCode
+
+from .models import User
+from .selectors import user_username_taken
+
+USERNAME_TAKEN_MESSAGE = "This username is taken."
+
+
+def _username_error(message: str) -> ApiError:
+    return ApiError(ErrorCode.INVALID, "Invalid input: username.", details={"username": [message]})
+
+
+@transaction.atomic
+def user_register(*, username: str, password: str, email: str = "", display_name: str = "") -> User:
+    """Create an active user after checking the password against the configured validators."""
+    if user_username_taken(username=username):
+        raise _username_error(USERNAME_TAKEN_MESSAGE)
+    candidate = User(username=username, email=email, display_name=display_name)
+    try:
+        validate_password(password, user=candidate)
+    except DjangoValidationError as exc:
+        raise ApiError(ErrorCode.INVALID, "Invalid input: password.", details={"password": list(exc.messages)}) from None
+    candidate.set_password(password)
+    try:
+        with transaction.atomic():
+            candidate.save()
+    except IntegrityError:
+        # Two registrations raced for the same name; the unique index decided.
+        raise _username_error(USERNAME_TAKEN_MESSAGE) from None
+    return candidate
+
+
+def user_profile_update(
+    *, user: User, display_name: str | None = None, status_message: str | None = None
+) -> User:
+    fields: list[str] = []
+    if display_name is not None:
+        user.display_name = display_name.strip()
+        fields.append("display_name")
+    if status_message is not None:
+        user.status_message = status_message.strip()
+        fields.append("status_message")
+    if fields:
+        user.save(update_fields=fields)
+    return user
+
+
+def user_mark_seen(*, user_id: int) -> None:
+    User.objects.filter(pk=user_id).update(last_seen=timezone.now())

@@ -1,0 +1,1 @@
+"""Celery tasks of the accounts app: fetch by id, call a service."""

@@ -1,0 +1,9 @@
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("login/", views.LoginPage.as_view(), name="login"),
+    path("register/", views.register_page, name="register"),
+    path("logout/", views.logout_page, name="logout"),
+]

@@ -1,0 +1,1 @@
+"""The calls REST API: one view per operation (arrives with the calls issue)."""

@@ -1,0 +1,1 @@
+"""Writes of the calls app: <entity>_<action>(*, …) services, the only place its rules live."""

@@ -1,0 +1,1 @@
+"""The chat app's realtime event names and payload schemas (the protocol, in code)."""

@@ -1,0 +1,1 @@
+"""Celery tasks of the chat app: fetch by id, call a service."""

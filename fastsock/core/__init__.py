@@ -1,0 +1,1 @@
+"""Shared pieces every app uses: errors, logging, health, rate limits, the WebSocket skeleton."""

@@ -1,0 +1,32 @@
+"""Publishing realtime events from domain code, only after the transaction commits."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+
+
+def user_group(user_id: int) -> str:
+    return f"user.{user_id}"
+
+
+def room_group(room_id: int) -> str:
+    return f"room.{room_id}"
+
+
+def publish_now(group: str, event: str, data: dict[str, Any], *, seq: int | None = None) -> None:
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    message: dict[str, Any] = {"type": "realtime.event", "event": event, "data": data}
+    if seq is not None:
+        message["seq"] = seq
+    async_to_sync(layer.group_send)(group, message)
+
+
+def publish_on_commit(group: str, event: str, data: dict[str, Any], *, seq: int | None = None) -> None:
+    """Send ``event`` to ``group`` once the surrounding transaction commits (never if it rolls back)."""
+    transaction.on_commit(lambda: publish_now(group, event, data, seq=seq), robust=True)

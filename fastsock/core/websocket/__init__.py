@@ -1,0 +1,1 @@
+"""The single ``/ws/`` endpoint: authentication, the frame protocol and the event router."""

@@ -1,0 +1,1 @@
+"""Settings for FastSock: ``base`` reads the environment, ``test`` adapts it for the test suite."""

@@ -1,0 +1,24 @@
+"""Settings for the test suite: the same environment-driven settings, made fast and HTTP-friendly."""
+
+import os
+import tempfile
+
+os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-any-deployment-000000000000")
+os.environ.setdefault("MEDIA_ROOT", tempfile.mkdtemp(prefix="fastsock-test-media-"))
+os.environ.setdefault("LOG_LEVEL", "WARNING")
+
+from .base import *  # noqa: E402,F403
+from .base import ALLOWED_HOSTS, DATABASES, RATE_LIMITS  # noqa: E402
+
+ALLOWED_HOSTS = [*ALLOWED_HOSTS, "testserver"]
+# Tests talk plain HTTP to the test client and to live servers on 127.0.0.1.
+SECURE_SSL_REDIRECT = False
+SESSION_COOKIE_SECURE = False
+CSRF_COOKIE_SECURE = False
+SECURE_HSTS_SECONDS = 0
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# Generous by default so that ordinary tests never trip them; rate-limit tests lower one rate.
+RATE_LIMITS = {action: "10000/m" for action in RATE_LIMITS}
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["TEST"] = {"NAME": os.path.join(tempfile.gettempdir(), f"fastsock-test-{os.getpid()}.sqlite3")}

@@ -1,0 +1,1 @@
+"""The telecom REST API: one view per operation (arrives with the telecom issue)."""

@@ -1,0 +1,1 @@
+"""The telecom app's realtime event names and payload schemas."""

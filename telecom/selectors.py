@@ -1,0 +1,1 @@
+"""Reads of the telecom app, permission-checked."""
