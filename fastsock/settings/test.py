@@ -8,7 +8,7 @@ os.environ.setdefault("MEDIA_ROOT", tempfile.mkdtemp(prefix="fastsock-test-media
 os.environ.setdefault("LOG_LEVEL", "WARNING")
 
 from .base import *  # noqa: E402,F403
-from .base import ALLOWED_HOSTS, DATABASES, RATE_LIMITS  # noqa: E402
+from .base import ALLOWED_HOSTS, DATABASES, RATE_LIMITS, STORAGES  # noqa: E402
 
 ALLOWED_HOSTS = [*ALLOWED_HOSTS, "testserver"]
 # Tests talk plain HTTP to the test client and to live servers on 127.0.0.1.
@@ -16,6 +16,8 @@ SECURE_SSL_REDIRECT = False
 SESSION_COOKIE_SECURE = False
 CSRF_COOKIE_SECURE = False
 SECURE_HSTS_SECONDS = 0
+# No collectstatic before tests: serve static files from the source folders.
+STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # Generous by default so that ordinary tests never trip them; rate-limit tests lower one rate.
 RATE_LIMITS = {action: "10000/m" for action in RATE_LIMITS}
