@@ -3,6 +3,8 @@ from __future__ import annotations
 from django import forms
 from django.contrib.auth.validators import UnicodeUsernameValidator
 
+from . import services
+
 
 class RegistrationForm(forms.Form):
     username = forms.CharField(
@@ -28,4 +30,15 @@ class RegistrationForm(forms.Form):
         cleaned = super().clean()
         if cleaned.get("password") and cleaned.get("password") != cleaned.get("password_confirm"):
             self.add_error("password_confirm", "The two passwords differ.")
+        if cleaned.get("username") and cleaned.get("password"):
+            # The service's own checks, so that every problem shows at once, next to its field.
+            problems = services.user_registration_problems(
+                username=cleaned["username"],
+                password=cleaned["password"],
+                email=cleaned.get("email", ""),
+                display_name=cleaned.get("display_name", ""),
+            )
+            for field, messages in problems.items():
+                for message in messages:
+                    self.add_error(field, message)
         return cleaned

@@ -15,33 +15,42 @@ from .selectors import user_username_taken
 USERNAME_TAKEN_MESSAGE = "This username is taken."
 
 
-def _username_error(message: str) -> ApiError:
-    return ApiError(ErrorCode.INVALID, "Invalid input: username.", details={"username": [message]})
+def user_registration_problems(
+    *, username: str, password: str, email: str = "", display_name: str = ""
+) -> dict[str, list[str]]:
+    """What stands in the way of registering these details, by field (empty when nothing does)."""
+    problems: dict[str, list[str]] = {}
+    if user_username_taken(username=username):
+        problems["username"] = [USERNAME_TAKEN_MESSAGE]
+    try:
+        validate_password(password, user=User(username=username, email=email, display_name=display_name))
+    except DjangoValidationError as exc:
+        problems["password"] = list(exc.messages)
+    return problems
+
+
+def _invalid(problems: dict[str, list[str]]) -> ApiError:
+    return ApiError(ErrorCode.INVALID, "Invalid input: " + ", ".join(sorted(problems)) + ".", details=problems)
 
 
 @transaction.atomic
 def user_register(*, username: str, password: str, email: str = "", display_name: str = "") -> User:
-    """Create an active user after checking the password against the configured validators."""
-    if user_username_taken(username=username):
-        raise _username_error(USERNAME_TAKEN_MESSAGE)
-    candidate = User(username=username, email=email, display_name=display_name)
-    try:
-        validate_password(password, user=candidate)
-    except DjangoValidationError as exc:
-        raise ApiError(ErrorCode.INVALID, "Invalid input: password.", details={"password": list(exc.messages)}) from None
-    candidate.set_password(password)
+    """Create an active user after checking the name is free and the password is strong enough."""
+    problems = user_registration_problems(username=username, password=password, email=email, display_name=display_name)
+    if problems:
+        raise _invalid(problems)
+    user = User(username=username, email=email, display_name=display_name)
+    user.set_password(password)
     try:
         with transaction.atomic():
-            candidate.save()
+            user.save()
     except IntegrityError:
         # Two registrations raced for the same name; the unique index decided.
-        raise _username_error(USERNAME_TAKEN_MESSAGE) from None
-    return candidate
+        raise _invalid({"username": [USERNAME_TAKEN_MESSAGE]}) from None
+    return user
 
 
-def user_profile_update(
-    *, user: User, display_name: str | None = None, status_message: str | None = None
-) -> User:
+def user_profile_update(*, user: User, display_name: str | None = None, status_message: str | None = None) -> User:
     fields: list[str] = []
     if display_name is not None:
         user.display_name = display_name.strip()

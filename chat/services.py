@@ -42,9 +42,7 @@ def direct_room_get_or_create(*, user: User, other: User) -> tuple[Room, bool]:
     try:
         with transaction.atomic():
             room = Room.objects.create(kind=Room.Kind.DIRECT, direct_key=key, created_by=user)
-            Membership.objects.bulk_create(
-                [Membership(room=room, user=user), Membership(room=room, user=other)]
-            )
+            Membership.objects.bulk_create([Membership(room=room, user=user), Membership(room=room, user=other)])
             return room, True
     except IntegrityError:
         # Another request created the pair's room first; that one is the room.

@@ -18,7 +18,8 @@ def assert_error(response, status: int, code: str) -> dict:
     body = response.json()
     assert set(body) == {"error"}
     assert body["error"]["code"] == code
-    assert isinstance(body["error"]["message"], str) and body["error"]["message"]
+    assert isinstance(body["error"]["message"], str)
+    assert body["error"]["message"]
     assert isinstance(body["error"]["details"], dict)
     return body["error"]
 
@@ -162,7 +163,9 @@ def test_me_with_a_bad_bearer_token_is_refused(api_client):
 
 
 def test_me_can_be_updated(alice, alice_api):
-    response = alice_api.patch(ME, {"display_name": "  Alice L. ", "status_message": "Down the rabbit hole"}, format="json")
+    response = alice_api.patch(
+        ME, {"display_name": "  Alice L. ", "status_message": "Down the rabbit hole"}, format="json"
+    )
     assert response.status_code == 200
     assert response.json()["display_name"] == "Alice L."
     alice.refresh_from_db()

@@ -16,8 +16,7 @@ def ensure_media_root() -> None:
         media_root.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ImproperlyConfigured(
-            f"MEDIA_ROOT {media_root} cannot be created ({exc.strerror}); "
-            "set MEDIA_ROOT to a writable folder."
+            f"MEDIA_ROOT {media_root} cannot be created ({exc.strerror}); set MEDIA_ROOT to a writable folder."
         ) from None
 
 

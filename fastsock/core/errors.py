@@ -11,7 +11,7 @@ class ErrorCode(StrEnum):
     MALFORMED_REQUEST = "malformed_request"
     NOT_AUTHENTICATED = "not_authenticated"
     INVALID_CREDENTIALS = "invalid_credentials"
-    INVALID_TOKEN = "invalid_token"
+    INVALID_TOKEN = "invalid_token"  # noqa: S105 - an error code, not a secret
     FORBIDDEN = "forbidden"
     CSRF_FAILED = "csrf_failed"
     NOT_FOUND = "not_found"

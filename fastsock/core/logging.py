@@ -92,8 +92,6 @@ def _drop_django_request_object(_logger: Any, _method: str, event_dict: dict[str
     return event_dict
 
 
-
-
 def configure_logging(*, level: str = "INFO", fmt: str = "json") -> None:
     """Route structlog and the standard library through one redacting JSON pipeline."""
     shared_processors: list[Any] = [
@@ -103,9 +101,7 @@ def configure_logging(*, level: str = "INFO", fmt: str = "json") -> None:
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
     renderer: Any = (
-        structlog.dev.ConsoleRenderer(colors=False)
-        if fmt == "console"
-        else structlog.processors.JSONRenderer()
+        structlog.dev.ConsoleRenderer(colors=False) if fmt == "console" else structlog.processors.JSONRenderer()
     )
     logging.config.dictConfig(
         {

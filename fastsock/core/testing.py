@@ -12,7 +12,7 @@ from django.conf import settings
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
-TEST_PASSWORD = "correct-horse-battery-staple"
+TEST_PASSWORD = "correct-horse-battery-staple"  # noqa: S105 - test users only
 
 
 def api_client_for(user: Any | None = None) -> APIClient:

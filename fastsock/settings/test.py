@@ -7,8 +7,8 @@ os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-any-deployment
 os.environ.setdefault("MEDIA_ROOT", tempfile.mkdtemp(prefix="fastsock-test-media-"))
 os.environ.setdefault("LOG_LEVEL", "WARNING")
 
-from .base import *  # noqa: E402,F403
-from .base import ALLOWED_HOSTS, DATABASES, RATE_LIMITS, STORAGES  # noqa: E402
+from .base import *  # noqa: F403
+from .base import ALLOWED_HOSTS, DATABASES, RATE_LIMITS, STORAGES
 
 ALLOWED_HOSTS = [*ALLOWED_HOSTS, "testserver"]
 # Tests talk plain HTTP to the test client and to live servers on 127.0.0.1.
@@ -20,7 +20,7 @@ SECURE_HSTS_SECONDS = 0
 STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # Generous by default so that ordinary tests never trip them; rate-limit tests lower one rate.
-RATE_LIMITS = {action: "10000/m" for action in RATE_LIMITS}
+RATE_LIMITS = dict.fromkeys(RATE_LIMITS, "10000/m")
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": os.path.join(tempfile.gettempdir(), f"fastsock-test-{os.getpid()}.sqlite3")}

@@ -13,7 +13,7 @@ from accounts.models import User
 from chat import services as chat_services
 from chat.models import Room
 
-DEMO_PASSWORD = "fastsock-demo"
+DEMO_PASSWORD = "fastsock-demo"  # noqa: S105 - public on purpose; refused with DEBUG off
 DEMO_USERS = [
     ("alice", "Alice Liddell", "Curiouser and curiouser"),
     ("bob", "Bob Builder", "Can we fix it?"),

@@ -25,7 +25,7 @@ async def test_socket_without_credentials_is_refused():
 
 
 async def test_socket_with_a_garbage_token_is_refused():
-    communicator, connected, _ = await ws_connect(token="not-a-token")
+    _, connected, _ = await ws_connect(token="not-a-token")
     assert not connected
 
 

@@ -91,9 +91,7 @@ class SocketConsumer(AsyncWebsocketConsumer):
             return
         handler = protocol.handler_for(frame.event)
         if handler is None:
-            raise ApiError(
-                ErrorCode.INVALID, f"Unknown event {frame.event!r}.", details={"event": ["unknown"]}
-            )
+            raise ApiError(ErrorCode.INVALID, f"Unknown event {frame.event!r}.", details={"event": ["unknown"]})
         await handler(self, frame)
 
     async def send_event(self, event: str, data: dict[str, Any], **extra: Any) -> None:

@@ -65,7 +65,9 @@ def parse_frame(text: str) -> Frame:
         raise ApiError(ErrorCode.INVALID, "Frame must be a JSON object.")
     ref = payload.get("ref")
     if ref is not None and (not isinstance(ref, str) or len(ref) > MAX_REF_LENGTH):
-        raise ApiError(ErrorCode.INVALID, "ref must be a string of at most 64 characters.", details={"ref": ["invalid"]})
+        raise ApiError(
+            ErrorCode.INVALID, "ref must be a string of at most 64 characters.", details={"ref": ["invalid"]}
+        )
     event = payload.get("event")
     if not isinstance(event, str) or not event or len(event) > MAX_EVENT_NAME_LENGTH:
         raise ApiError(ErrorCode.INVALID, "Frame needs an event name.", details={"event": ["required"]})

@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from fastsock.celery import app
+from fastsock.core.tasks import ping
+
+BASE_DIR = Path(__file__).resolve().parents[3]
+
+
+def test_the_celery_app_discovers_every_apps_tasks():
+    app.loader.import_default_modules()
+    assert "core.ping" in app.tasks
+
+
+@pytest.mark.skipif("settings.REDIS_URL", reason="eager mode is the embedded default only")
+def test_tasks_run_in_process_on_the_embedded_default():
+    assert settings.CELERY_TASK_ALWAYS_EAGER
+    assert ping.delay().get(timeout=5) == "pong"
+
+
+@pytest.fixture
+def celery_worker_process(tmp_path):
+    """A real ``celery -A fastsock worker`` against the configured Redis, stopped after the test."""
+    log_file = tmp_path / "worker.log"
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "fastsock.settings.test", "LOG_LEVEL": "INFO"}
+    with log_file.open("w") as log:
+        worker = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "fastsock",
+                "worker",
+                "--pool=solo",
+                "--concurrency=1",
+                f"--hostname=test-{os.getpid()}@%h",
+                "--without-gossip",
+                "--without-mingle",
+            ],
+            cwd=BASE_DIR,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        yield worker
+    finally:
+        worker.terminate()
+        try:
+            worker.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+
+
+@pytest.mark.redis
+def test_a_real_worker_runs_tasks_sent_through_redis(celery_worker_process, settings):
+    assert not settings.CELERY_TASK_ALWAYS_EAGER
+    result = ping.apply_async()
+    deadline = time.monotonic() + 60
+    while not result.ready():
+        assert celery_worker_process.poll() is None, "the worker died"
+        assert time.monotonic() < deadline, "the worker never ran the task"
+        time.sleep(0.05)
+    assert result.get(timeout=1) == "pong"
