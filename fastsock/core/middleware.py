@@ -60,13 +60,20 @@ class request_id_middleware:  # noqa: N801 - Django middleware are named like fu
         if iscoroutinefunction(self):
             return self.__acall__(request)
         request_id = self._begin(request)
-        response = self.get_response(request)
+        try:
+            response = self.get_response(request)
+        finally:
+            # Worker threads and event loops outlive requests: leave no id behind for the next one.
+            structlog.contextvars.clear_contextvars()
         response[REQUEST_ID_HEADER] = request_id
         return response
 
     async def __acall__(self, request: HttpRequest) -> HttpResponse:
         request_id = self._begin(request)
-        response = await self.get_response(request)
+        try:
+            response = await self.get_response(request)
+        finally:
+            structlog.contextvars.clear_contextvars()
         response[REQUEST_ID_HEADER] = request_id
         return response
 

@@ -65,7 +65,7 @@ class SocketConsumer(AsyncWebsocketConsumer):
         size = len(raw.encode("utf-8") if isinstance(raw, str) else (raw or b""))
         if size > settings.WS_MAX_FRAME_BYTES:
             logger.warning("websocket.frame_too_big", size=size, limit=settings.WS_MAX_FRAME_BYTES)
-            await self.close(code=protocol.CLOSE_MESSAGE_TOO_BIG)
+            await self.close_for_size()
             return
         if not self.budget.take():
             await self.send_error(ApiError(ErrorCode.RATE_LIMITED, "Too many frames; slow down."))
@@ -84,6 +84,14 @@ class SocketConsumer(AsyncWebsocketConsumer):
             await self.send_error(
                 ApiError(ErrorCode.SERVER_ERROR, "Something went wrong on our side."), frame.ref if frame else None
             )
+
+    async def close_for_size(self) -> None:
+        """Close with 1009; ``manage.py serve`` has Daphne enforce the limit before we see the frame."""
+        try:
+            await self.close(code=protocol.CLOSE_MESSAGE_TOO_BIG)
+        except Exception:  # noqa: BLE001
+            # Daphne started without the limit lets applications send only 1000 and 3000-4999.
+            await self.close(code=protocol.CLOSE_MESSAGE_TOO_BIG_APPLICATION)
 
     async def dispatch_frame(self, frame: protocol.Frame) -> None:
         if frame.event == protocol.EVENT_PING:

@@ -26,6 +26,8 @@ EVENT_PING = "ping"
 # Close codes (RFC 6455).
 CLOSE_MESSAGE_TOO_BIG = 1009
 CLOSE_POLICY_VIOLATION = 1008
+# The same meaning where a server lets applications send only private-use codes.
+CLOSE_MESSAGE_TOO_BIG_APPLICATION = 4009
 
 MAX_EVENT_NAME_LENGTH = 64
 MAX_REF_LENGTH = 64
