@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import login, logout
 from django.contrib.auth.views import LoginView
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -16,6 +17,7 @@ from fastsock.core.ratelimit import client_ip, rate_limit
 
 from . import services
 from .forms import RegistrationForm
+from .models import User
 
 
 def _too_many_attempts(request: HttpRequest, template: str, context: dict[str, Any], error: ApiError) -> HttpResponse:
@@ -28,6 +30,12 @@ def _too_many_attempts(request: HttpRequest, template: str, context: dict[str, A
 class LoginPage(LoginView):
     template_name = "accounts/login.html"
     redirect_authenticated_user = True
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        # On a developer's machine (`make run`), say how to get in.
+        context["demo_hint"] = settings.DEBUG and User.objects.filter(username="alice").exists()
+        return context
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         username = request.POST.get("username", "").strip().lower()

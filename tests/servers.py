@@ -39,6 +39,20 @@ class RunningServer:
     ws_url: str
     log_file: Path
     process: subprocess.Popen[bytes]
+    env: dict[str, str]
+
+    def manage(self, *arguments: str) -> str:
+        """Run a management command against this server's database and settings."""
+        result = subprocess.run(
+            [sys.executable, "manage.py", *arguments],
+            cwd=BASE_DIR,
+            env=self.env,
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        return result.stdout
 
     def logs(self) -> str:
         return self.log_file.read_text(errors="replace")
@@ -125,7 +139,7 @@ def daphne_server(tmp_path: Path, *, extra_env: dict[str, str] | None = None) ->
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        server = RunningServer(f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}", log_file, process)
+        server = RunningServer(f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}", log_file, process, env)
         try:
 
             def ready() -> bool:

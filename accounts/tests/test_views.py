@@ -112,3 +112,10 @@ def test_login_form_needs_the_csrf_token(alice):
     client = Client(enforce_csrf_checks=True)
     response = client.post("/login/", {"username": "alice", "password": TEST_PASSWORD})
     assert response.status_code == 403
+
+
+def test_the_login_page_shows_the_demo_accounts_only_in_development(client, alice, settings):
+    settings.DEBUG = True
+    assert b"fastsock-demo" in client.get("/login/").content
+    settings.DEBUG = False
+    assert b"fastsock-demo" not in client.get("/login/").content

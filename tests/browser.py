@@ -1,0 +1,46 @@
+"""Headless Chromium (Debian's, driven by Playwright) for browser tests."""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from fastsock.core.testing import skip_or_fail, system_parts_required
+
+CHROMIUM = "/usr/bin/chromium"
+# The machine's network is closed: keep Chromium from calling home at every start.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
+
+
+def require_chromium() -> None:
+    if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
+        skip_or_fail("needs Chromium (apt-get install chromium)", required=system_parts_required())
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        skip_or_fail("needs Playwright for Python (pip install playwright)", required=system_parts_required())
+
+
+@contextlib.contextmanager
+def chromium_browser() -> Iterator[Any]:
+    require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
