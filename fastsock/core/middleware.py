@@ -13,6 +13,8 @@ from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import HttpRequest, HttpResponse
 from django.utils.functional import empty
 
+from .metrics import observe_http
+
 access_logger = structlog.get_logger("fastsock.access")
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -79,7 +81,7 @@ class request_id_middleware:  # noqa: N801 - Django middleware are named like fu
 
 
 class access_log_middleware:  # noqa: N801
-    """Log method, path, status, user and duration; never the query string's secrets."""
+    """Log method, path, status, user and duration (redacted), and count the request in metrics."""
 
     sync_capable = True
     async_capable = True
@@ -90,6 +92,14 @@ class access_log_middleware:  # noqa: N801
             markcoroutinefunction(self)
 
     def _log(self, request: HttpRequest, response: HttpResponse, started: float) -> None:
+        seconds = time.perf_counter() - started
+        match = getattr(request, "resolver_match", None)
+        observe_http(
+            method=request.method or "",
+            route=match.route if match is not None else None,
+            status=response.status_code,
+            seconds=seconds,
+        )
         access_logger.info(
             "request",
             method=request.method,
@@ -97,7 +107,7 @@ class access_log_middleware:  # noqa: N801
             query=request.META.get("QUERY_STRING", ""),
             status=response.status_code,
             user_id=_authenticated_user_id(request),
-            duration_ms=round((time.perf_counter() - started) * 1000, 1),
+            duration_ms=round(seconds * 1000, 1),
         )
 
     def __call__(self, request: HttpRequest) -> HttpResponse | Awaitable[HttpResponse]:

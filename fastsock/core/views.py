@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.utils.crypto import constant_time_compare
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from .errors import ErrorCode, error_payload
 from .health import readiness
@@ -35,6 +38,20 @@ def readyz(request: HttpRequest) -> JsonResponse:
     if failing:
         body["failing"] = failing
     return JsonResponse(body, status=200 if ready else 503)
+
+
+@never_cache
+@require_GET
+def metrics(request: HttpRequest) -> HttpResponse:
+    """Prometheus text format; behind ``Authorization: Bearer $METRICS_TOKEN`` when that is set."""
+    token = settings.METRICS_TOKEN
+    if token:
+        supplied = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        if not constant_time_compare(supplied, token):
+            return JsonResponse(
+                error_payload(ErrorCode.NOT_AUTHENTICATED, "Metrics need the metrics token."), status=401
+            )
+    return HttpResponse(generate_latest(), content_type=CONTENT_TYPE_LATEST)
 
 
 def _error_response(request: HttpRequest, code: ErrorCode, message: str, status: int) -> HttpResponse:

@@ -315,6 +315,11 @@ WS_MAX_FRAME_BYTES = env_int("WS_MAX_FRAME_BYTES", 64 * 1024)
 WS_FRAMES_PER_SECOND = env_int("WS_FRAMES_PER_SECOND", 20)
 WS_FRAME_BURST = env_int("WS_FRAME_BURST", 60)
 
+# --- Metrics --------------------------------------------------------------------------------
+
+# When set, /metrics answers only to "Authorization: Bearer <METRICS_TOKEN>".
+METRICS_TOKEN = env_str("METRICS_TOKEN")
+
 # --- Logging --------------------------------------------------------------------------------
 
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()

@@ -46,3 +46,19 @@ def test_readyz_names_the_broker_when_it_is_down(client, settings):
 def test_readyz_checks_the_real_redis_and_broker(client):
     body = client.get("/readyz").json()
     assert body["checks"] == {"database": "ok", "redis": "ok", "broker": "ok"}
+
+
+def test_metrics_count_requests_by_route(client):
+    client.get("/healthz")
+    client.get("/api/v1/users/me")
+    body = client.get("/metrics").content.decode()
+    assert 'fastsock_http_requests_total{method="GET",route="healthz",status="200"}' in body
+    assert 'fastsock_http_requests_total{method="GET",route="api/v1/users/me",status="401"}' in body
+    assert "fastsock_websocket_connections" in body
+
+
+def test_metrics_need_the_token_when_one_is_set(client, settings):
+    settings.METRICS_TOKEN = "metrics-secret-123"
+    assert client.get("/metrics").status_code == 401
+    assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer wrong").status_code == 401
+    assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer metrics-secret-123").status_code == 200

@@ -22,6 +22,8 @@ from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.tokens import AccessToken
 
+from fastsock.core.metrics import WEBSOCKET_REFUSED
+
 logger = structlog.get_logger(__name__)
 
 Scope = dict[str, Any]
@@ -86,10 +88,12 @@ class WebSocketAuthMiddleware:
         client = (scope.get("client") or ["?"])[0]
         if not origin_allowed(_header(scope, b"origin")):
             logger.warning("websocket.refused", reason="origin", client=client)
+            WEBSOCKET_REFUSED.labels("origin").inc()
             return await WebsocketDenier()(scope, receive, send)
         user = await authenticate_scope(scope)
         if user is None:
             logger.info("websocket.refused", reason="not_authenticated", client=client)
+            WEBSOCKET_REFUSED.labels("not_authenticated").inc()
             return await WebsocketDenier()(scope, receive, send)
         return await self.app({**scope, "user": user}, receive, send)
 

@@ -10,6 +10,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from fastsock.core.errors import ApiError, ErrorCode
+from fastsock.core.metrics import WEBSOCKET_CONNECTIONS, WEBSOCKET_FRAMES
 from fastsock.core.realtime import user_group
 
 from . import protocol
@@ -44,10 +45,15 @@ class SocketConsumer(AsyncWebsocketConsumer):
         self.groups_joined: set[str] = set()
         await self.join_group(user_group(self.user.pk))
         await self.accept()
+        self.counted_open = True
+        WEBSOCKET_CONNECTIONS.inc()
         structlog.contextvars.bind_contextvars(user_id=self.user.pk)
         logger.info("websocket.connected", user_id=self.user.pk)
 
     async def disconnect(self, code: int) -> None:
+        if getattr(self, "counted_open", False):
+            WEBSOCKET_CONNECTIONS.dec()
+            self.counted_open = False
         for group in list(self.groups_joined):
             await self.leave_group(group)
         logger.info("websocket.disconnected", user_id=getattr(self.user, "pk", None), code=code)
@@ -77,6 +83,7 @@ class SocketConsumer(AsyncWebsocketConsumer):
         try:
             frame = protocol.parse_frame(text_data)
             await self.dispatch_frame(frame)
+            WEBSOCKET_FRAMES.labels("handled").inc()
         except ApiError as error:
             await self.send_error(error, frame.ref if frame else None)
         except Exception:
@@ -107,6 +114,7 @@ class SocketConsumer(AsyncWebsocketConsumer):
         await self.send(text_data=protocol.encode_frame(event, data, **extra))
 
     async def send_error(self, error: ApiError, ref: str | None = None) -> None:
+        WEBSOCKET_FRAMES.labels(str(error.code)).inc()
         await self.send(text_data=protocol.error_frame(error, ref))
 
     async def realtime_event(self, message: dict[str, Any]) -> None:
