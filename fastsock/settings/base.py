@@ -214,6 +214,7 @@ if S3_BUCKET:
                 "secret_key": env_str("S3_SECRET_ACCESS_KEY") or None,
                 "region_name": env_str("S3_REGION") or None,
                 "addressing_style": "path",
+                "signature_version": "s3v4",  # MinIO and current S3 regions accept only SigV4
                 "default_acl": None,
                 "file_overwrite": False,
                 # Private objects, reachable only through short-lived signed URLs.
