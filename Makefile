@@ -1,4 +1,4 @@
-# FastSock: `make run` serves the web chat on http://127.0.0.1:8000; `make test` lints and tests.
+# FastSock: `make run` serves the web chat on http://127.0.0.1:8000 (Daphne via `manage.py serve`); `make test` lints and tests.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -19,14 +19,14 @@ $(STAMP): requirements.txt requirements-dev.txt
 install: $(STAMP)
 
 run: install
-	@export DEBUG=$${DEBUG:-1}; \
+	@export DEBUG=$${DEBUG:-1} LOG_FORMAT=$${LOG_FORMAT:-console}; \
 	$(BIN)/python manage.py migrate --noinput && \
 	$(BIN)/python manage.py seed_demo && \
 	echo "" && \
 	echo "  FastSock is starting on http://$(HOST):$(PORT)/" && \
 	echo "  Log in as alice, bob or carol with the password fastsock-demo." && \
 	echo "" && \
-	exec $(BIN)/python manage.py runserver $(HOST):$(PORT)
+	exec $(BIN)/python manage.py serve --host $(HOST) --port $(PORT)
 
 lint: install
 	$(BIN)/ruff check .
