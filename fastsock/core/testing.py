@@ -78,4 +78,5 @@ def system_parts_required() -> bool:
 def skip_or_fail(reason: str, *, required: bool) -> None:
     if required:
         pytest.fail(f"{reason} (required here, so this is a failure, not a skip)")
-    pytest.skip(reason)
+    # Report the skip at the test, not at this helper.
+    raise pytest.skip.Exception(reason, _use_item_location=True)
