@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from fastsock.core.testing import free_port
+from fastsock.core.testing import free_port, stop_process
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 CONFIG_VARIABLES = {
@@ -150,9 +150,4 @@ def daphne_server(tmp_path: Path, *, extra_env: dict[str, str] | None = None) ->
             wait_until(ready, timeout=60, what="Daphne to answer /healthz")
             yield server
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=5)
+            stop_process(process)

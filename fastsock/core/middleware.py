@@ -40,8 +40,8 @@ def _authenticated_user_id(request: HttpRequest) -> int | None:
     return getattr(wrapped, "pk", None)
 
 
-class request_id_middleware:  # noqa: N801 - Django middleware are named like functions
-    """Bind a request id to every log line of this request and echo it in the response."""
+class HybridMiddleware:
+    """Middleware that runs natively under both WSGI and ASGI (no thread hop under Daphne)."""
 
     sync_capable = True
     async_capable = True
@@ -50,6 +50,10 @@ class request_id_middleware:  # noqa: N801 - Django middleware are named like fu
         self.get_response = get_response
         if iscoroutinefunction(get_response):
             markcoroutinefunction(self)
+
+
+class request_id_middleware(HybridMiddleware):  # noqa: N801 - Django middleware are named like functions
+    """Bind a request id to every log line of this request and echo it in the response."""
 
     def _begin(self, request: HttpRequest) -> str:
         request_id = incoming_request_id(request.META)
@@ -80,16 +84,8 @@ class request_id_middleware:  # noqa: N801 - Django middleware are named like fu
         return response
 
 
-class access_log_middleware:  # noqa: N801
+class access_log_middleware(HybridMiddleware):  # noqa: N801
     """Log method, path, status, user and duration (redacted), and count the request in metrics."""
-
-    sync_capable = True
-    async_capable = True
-
-    def __init__(self, get_response: Handler) -> None:
-        self.get_response = get_response
-        if iscoroutinefunction(get_response):
-            markcoroutinefunction(self)
 
     def _log(self, request: HttpRequest, response: HttpResponse, started: float) -> None:
         seconds = time.perf_counter() - started

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -80,3 +83,52 @@ def skip_or_fail(reason: str, *, required: bool) -> None:
         pytest.fail(f"{reason} (required here, so this is a failure, not a skip)")
     # Report the skip at the test, not at this helper.
     raise pytest.skip.Exception(reason, _use_item_location=True)
+
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+# Every variable that configures FastSock: a fresh process sees only those a test gives it.
+CONFIG_PREFIXES = (
+    "DJANGO_SETTINGS_MODULE",
+    "DATABASE_",
+    "SQLITE_PATH",
+    "REDIS_URL",
+    "CELERY_",
+    "S3_",
+    "AWS_",
+    "SECRET_KEY",
+    "DEBUG",
+    "MEDIA_ROOT",
+    "STATIC_ROOT",
+    "ALLOWED_HOSTS",
+    "PUBLIC_BASE_URL",
+    "CSRF_TRUSTED_ORIGINS",
+    "LOG_",
+)
+
+
+def run_fresh_python(
+    arguments: list[str], env: dict[str, str], *, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """Run Python in a new process configured only by ``env``, as a deployment would start it."""
+    clean = {key: value for key, value in os.environ.items() if not key.startswith(CONFIG_PREFIXES)}
+    clean["DJANGO_SETTINGS_MODULE"] = "fastsock.settings.base"
+    clean.update(env)
+    return subprocess.run(  # noqa: S603 - our own interpreter and arguments
+        [sys.executable, *arguments],
+        cwd=PROJECT_DIR,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def stop_process(process: subprocess.Popen[Any], *, grace_seconds: float = 15) -> None:
+    """Ask a server process to stop; kill it if it does not within the grace period."""
+    process.terminate()
+    try:
+        process.wait(timeout=grace_seconds)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=5)

@@ -11,6 +11,7 @@ from django.conf import settings
 
 from fastsock.celery import app
 from fastsock.core.tasks import ping
+from fastsock.core.testing import stop_process
 
 BASE_DIR = Path(__file__).resolve().parents[3]
 
@@ -54,11 +55,7 @@ def celery_worker_process(tmp_path):
     try:
         yield worker
     finally:
-        worker.terminate()
-        try:
-            worker.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            worker.kill()
+        stop_process(worker, grace_seconds=20)
 
 
 @pytest.mark.redis

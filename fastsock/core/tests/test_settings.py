@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
-from pathlib import Path
 
-BASE_DIR = Path(__file__).resolve().parents[3]
+from fastsock.core.testing import run_fresh_python
 
 SHOW_SETTINGS = """
 import json, django
@@ -28,35 +25,9 @@ print(json.dumps({
 }))
 """
 
-CONFIG_VARIABLES = [
-    "DATABASE_URL",
-    "REDIS_URL",
-    "S3_BUCKET",
-    "S3_ENDPOINT_URL",
-    "S3_ACCESS_KEY_ID",
-    "S3_SECRET_ACCESS_KEY",
-    "SECRET_KEY",
-    "DEBUG",
-    "MEDIA_ROOT",
-    "CELERY_BROKER_URL",
-    "ALLOWED_HOSTS",
-    "PUBLIC_BASE_URL",
-]
-
 
 def run_python(code: str, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    clean = {key: value for key, value in os.environ.items() if key not in CONFIG_VARIABLES}
-    clean.update(env)
-    clean["DJANGO_SETTINGS_MODULE"] = "fastsock.settings.base"
-    return subprocess.run(
-        [sys.executable, *(["-c", code] if code else []), *args],
-        cwd=BASE_DIR,
-        env=clean,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return run_fresh_python([*(["-c", code] if code else []), *args], env)
 
 
 def show_settings(env: dict[str, str]) -> dict:

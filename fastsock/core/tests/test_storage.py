@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
+import json
 
 import boto3
 import pytest
 
-from fastsock.core.testing import free_port
-
-BASE_DIR = Path(__file__).resolve().parents[3]
+from fastsock.core.testing import free_port, run_fresh_python
 
 SAVE_AND_FETCH = """
 import json, urllib.request, django
@@ -47,32 +42,16 @@ def test_uploads_go_to_the_bucket_and_come_back_through_signed_urls(s3_server, t
         Bucket="fastsock-uploads"
     )
     env = {
-        key: value for key, value in os.environ.items() if not key.startswith(("S3_", "AWS_", "DATABASE_", "REDIS_"))
+        "DEBUG": "1",
+        "MEDIA_ROOT": str(tmp_path / "unused"),
+        "S3_BUCKET": "fastsock-uploads",
+        "S3_ENDPOINT_URL": s3_server,
+        "S3_REGION": "us-east-1",
+        "S3_ACCESS_KEY_ID": credentials["aws_access_key_id"],
+        "S3_SECRET_ACCESS_KEY": credentials["aws_secret_access_key"],
     }
-    env.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "fastsock.settings.base",
-            "DEBUG": "1",
-            "MEDIA_ROOT": str(tmp_path / "unused"),
-            "S3_BUCKET": "fastsock-uploads",
-            "S3_ENDPOINT_URL": s3_server,
-            "S3_REGION": "us-east-1",
-            "S3_ACCESS_KEY_ID": credentials["aws_access_key_id"],
-            "S3_SECRET_ACCESS_KEY": credentials["aws_secret_access_key"],
-        }
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", SAVE_AND_FETCH],
-        cwd=BASE_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run_fresh_python(["-c", SAVE_AND_FETCH], env)
     assert result.returncode == 0, result.stderr
-    import json
-
     saved = json.loads(result.stdout.strip().splitlines()[-1])
     assert saved["backend"] == "S3Storage"
     assert saved["body"] == "hello from fastsock"
