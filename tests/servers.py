@@ -115,6 +115,8 @@ def daphne_server(tmp_path: Path, *, extra_env: dict[str, str] | None = None) ->
             "SQLITE_PATH": str(tmp_path / "db.sqlite3"),
             "LOG_LEVEL": "INFO",
             "PYTHONUNBUFFERED": "1",
+            # Its own cache keys, so that rate-limit counters never carry over between runs.
+            "CACHE_KEY_PREFIX": f"fastsock-e2e-{secrets.token_hex(4)}",
         }
     )
     env.update(extra_env or {})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 
 import pytest
@@ -61,6 +62,16 @@ async def test_the_channel_layer_carries_group_messages_through_redis():
         assert message["data"] == {"n": 1}
     finally:
         await layer.group_discard("test.group", channel)
+
+
+@pytest.mark.redis
+@pytest.mark.asyncio
+async def test_an_idle_channel_waits_quietly_past_the_redis_client_timeout():
+    """An idle socket's layer receive must outlast redis-py's 5 s read timeout without an error."""
+    layer = get_channel_layer()
+    channel = await layer.new_channel()
+    with pytest.raises(asyncio.TimeoutError):
+        await asyncio.wait_for(layer.receive(channel), timeout=7)
 
 
 @pytest.mark.redis

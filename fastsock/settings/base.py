@@ -150,7 +150,9 @@ if REDIS_URL:
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                "hosts": [REDIS_URL],
+                # redis-py 8 reads with a 5 s socket timeout by default, which aborts the layer's
+                # blocking 5 s BZPOPMIN on every idle socket (close 1011). Wait longer than that.
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
                 "prefix": "fastsock:asgi",
                 "capacity": 1000,
                 "expiry": 60,
@@ -161,7 +163,7 @@ if REDIS_URL:
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
-            "KEY_PREFIX": "fastsock",
+            "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "fastsock"),
         }
     }
 else:
