@@ -166,6 +166,9 @@ class MessageEdit(models.Model):
     class Meta:
         ordering = ["edited_at", "id"]
 
+    def __str__(self) -> str:
+        return f"edit of message {self.message_id} at {self.edited_at}"
+
 
 class Reaction(models.Model):
     message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="reactions")
@@ -177,6 +180,9 @@ class Reaction(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["message", "user", "emoji"], name="chat_reaction_unique"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.emoji} by {self.user_id} on message {self.message_id}"
 
 
 class ReceiptMark(models.Model):
@@ -200,3 +206,6 @@ class ReceiptMark(models.Model):
         indexes = [
             models.Index(fields=["room", "kind", "up_to_message_id"], name="chat_receipt_room_kind_upto"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} by {self.user_id} up to {self.up_to_message_id}"

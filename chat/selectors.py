@@ -1,18 +1,198 @@
-"""Reads about rooms. Room access is decided here, in one place, for every caller."""
+"""Reads about rooms and messages.
+
+Room access is decided in one place, :func:`membership_for`: REST views, WebSocket handlers,
+search, receipts and attachment downloads all ask it. A room the caller is not a member of is
+reported exactly like a room that does not exist, so nobody learns which rooms exist.
+"""
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db.models import Case, Count, IntegerField, Max, Min, OuterRef, Q, QuerySet, Subquery, Value, When
+from django.db.models.functions import Coalesce
 
 from accounts.models import User
+from fastsock.core.errors import ApiError, ErrorCode
 
-from .models import Room
+from .models import Membership, Message, Reaction, ReceiptMark, Room
+
+ROOM_NOT_FOUND = "No such room."
+MESSAGE_NOT_FOUND = "No such message."
 
 
-def room_list_for_user(*, user: User) -> QuerySet[Room]:
-    return Room.objects.filter(memberships__user=user).order_by("-updated_at", "-pk")
+def room_not_found() -> ApiError:
+    return ApiError(ErrorCode.NOT_FOUND, ROOM_NOT_FOUND)
+
+
+def membership_for(*, room_id: Any, user: User) -> Membership:
+    """The caller's membership of the room, or 404 whether the room is missing or not theirs."""
+    if not getattr(user, "is_authenticated", False):
+        raise ApiError(ErrorCode.NOT_AUTHENTICATED, "Authentication is required.")
+    try:
+        room_id = int(room_id)
+    except (TypeError, ValueError):
+        raise room_not_found() from None
+    membership = Membership.objects.select_related("room").filter(room_id=room_id, user=user).first()
+    if membership is None:
+        raise room_not_found()
+    return membership
 
 
 def room_is_member(*, room_id: int, user_id: int) -> bool:
-    """The single answer to "may this user see this room?"."""
-    return Room.objects.filter(pk=room_id, memberships__user_id=user_id).exists()
+    return Membership.objects.filter(room_id=room_id, user_id=user_id).exists()
+
+
+def message_for(*, message_id: Any, user: User) -> tuple[Message, Membership]:
+    """A message in one of the caller's rooms with the caller's membership there, or 404."""
+    try:
+        message_id = int(message_id)
+    except (TypeError, ValueError):
+        raise ApiError(ErrorCode.NOT_FOUND, MESSAGE_NOT_FOUND) from None
+    message = Message.objects.select_related("room").filter(pk=message_id).first()
+    if message is None:
+        raise ApiError(ErrorCode.NOT_FOUND, MESSAGE_NOT_FOUND)
+    membership = Membership.objects.filter(room_id=message.room_id, user=user).first()
+    if membership is None:
+        raise ApiError(ErrorCode.NOT_FOUND, MESSAGE_NOT_FOUND)
+    return message, membership
+
+
+def member_ids(*, room_id: int) -> list[int]:
+    return list(Membership.objects.filter(room_id=room_id).values_list("user_id", flat=True))
+
+
+# --- Rooms ------------------------------------------------------------------------------------
+
+
+def unread_count_subquery(*, user: User) -> Subquery:
+    """Live messages after the member's read watermark, not sent by the member."""
+    unread = (
+        Message.objects.filter(room_id=OuterRef("room_id"), deleted_at__isnull=True)
+        .filter(id__gt=Coalesce(OuterRef("last_read_message_id"), 0))
+        .exclude(sender_id=user.pk)
+        .order_by()
+        .values("room_id")
+        .annotate(count=Count("id"))
+        .values("count")
+    )
+    return Coalesce(Subquery(unread, output_field=IntegerField()), 0)
+
+
+def unread_count(*, membership: Membership) -> int:
+    return (
+        Message.objects.filter(room_id=membership.room_id, deleted_at__isnull=True)
+        .filter(id__gt=membership.last_read_message_id or 0)
+        .exclude(sender_id=membership.user_id)
+        .count()
+    )
+
+
+def membership_list(*, user: User, before: tuple[datetime, int] | None = None, limit: int = 50) -> list[Membership]:
+    """The caller's memberships, most recently active room first, with unread counts.
+
+    Keyset-paginated on (room.last_activity_at, room.id).
+    """
+    memberships = (
+        Membership.objects.filter(user=user)
+        .select_related("room", "room__last_message", "room__last_message__sender")
+        .annotate(unread=unread_count_subquery(user=user))
+        .order_by("-room__last_activity_at", "-room_id")
+    )
+    if before is not None:
+        at, room_id = before
+        memberships = memberships.filter(
+            Q(room__last_activity_at__lt=at) | Q(room__last_activity_at=at, room_id__lt=room_id)
+        )
+    return list(memberships[:limit])
+
+
+def direct_peers(*, room_ids: Iterable[int], user: User) -> dict[int, User]:
+    """For direct rooms, the other person, by room id (one query)."""
+    peers: dict[int, User] = {}
+    rows = Membership.objects.filter(room_id__in=list(room_ids), room__kind=Room.Kind.DIRECT).exclude(user=user)
+    for membership in rows.select_related("user"):
+        peers[membership.room_id] = membership.user
+    return peers
+
+
+def room_members(*, room_id: int) -> QuerySet[Membership]:
+    return Membership.objects.filter(room_id=room_id).select_related("user").order_by("joined_at", "id")
+
+
+# --- Messages ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HistoryPage:
+    messages: list[Message]
+    has_older: bool
+    has_newer: bool
+
+
+def _message_rows() -> QuerySet[Message]:
+    return Message.objects.select_related("sender", "attachment", "reply_to", "reply_to__sender")
+
+
+def history_page(*, room_id: int, before: int | None = None, after: int | None = None, limit: int = 50) -> HistoryPage:
+    """One page of a room's history, oldest first within the page.
+
+    Without cursors: the newest page. ``before``: the page just older than that id.
+    ``after``: the page just newer than that id (for catching up).
+    """
+    rows = _message_rows().filter(room_id=room_id)
+    if after is not None:
+        page = list(rows.filter(id__gt=after).order_by("id")[: limit + 1])
+        has_newer = len(page) > limit
+        page = page[:limit]
+        has_older = True if after > 0 else Message.objects.filter(room_id=room_id, id__lte=after).exists()
+        return HistoryPage(page, has_older=has_older, has_newer=has_newer)
+    if before is not None:
+        rows = rows.filter(id__lt=before)
+    page = list(rows.order_by("-id")[: limit + 1])
+    has_older = len(page) > limit
+    page = list(reversed(page[:limit]))
+    return HistoryPage(page, has_older=has_older, has_newer=before is not None)
+
+
+def reaction_summaries(*, message_ids: Iterable[int], viewer_id: int | None) -> dict[int, list[dict[str, Any]]]:
+    """Per message: ``[{emoji, count, me}]`` in order of first use (one query)."""
+    ids = list(message_ids)
+    summaries: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    if not ids:
+        return summaries
+    rows = (
+        Reaction.objects.filter(message_id__in=ids, message__deleted_at__isnull=True)
+        .values("message_id", "emoji")
+        .annotate(
+            count=Count("id"),
+            first=Min("id"),
+            me=Max(Case(When(user_id=viewer_id, then=Value(1)), default=Value(0), output_field=IntegerField())),
+        )
+        .order_by("message_id", "first")
+    )
+    for row in rows:
+        summaries[row["message_id"]].append({"emoji": row["emoji"], "count": row["count"], "me": bool(row["me"])})
+    return summaries
+
+
+def message_receipts(*, message: Message) -> list[dict[str, Any]]:
+    """For each member but the sender: when they received and read this message (or null)."""
+    # Watermarks only grow, so the earliest mark at or past the message is when it was reached.
+    rows = (
+        ReceiptMark.objects.filter(room_id=message.room_id, up_to_message_id__gte=message.pk)
+        .values("user_id", "kind")
+        .annotate(first_at=Min("at"))
+        .order_by()
+    )
+    marks: dict[tuple[int, str], datetime] = {(row["user_id"], row["kind"]): row["first_at"] for row in rows}
+    receipts = []
+    for membership in room_members(room_id=message.room_id).exclude(user_id=message.sender_id):
+        read_at = marks.get((membership.user_id, ReceiptMark.Kind.READ))
+        delivered_at = marks.get((membership.user_id, ReceiptMark.Kind.DELIVERED)) or read_at
+        receipts.append({"user": membership.user, "delivered_at": delivered_at, "read_at": read_at})
+    return receipts

@@ -1,15 +1,43 @@
-"""Writes about rooms; every rule about rooms and membership lives here."""
+"""Writes about rooms and messages; every rule about them lives here.
+
+Callers pass the actor's :class:`Membership`, obtained from ``selectors.membership_for`` (which
+is where room access is decided); services then check what that member may do.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
+from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
 
 from accounts.models import User
 from fastsock.core.errors import ApiError, ErrorCode
 
-from .models import Membership, Room
+from . import selectors
+from .models import Attachment, Membership, Message, MessageEdit, Reaction, ReceiptMark, Room
+
+CLIENT_SENDABLE_TYPES = {Message.Type.TEXT, Message.Type.IMAGE, Message.Type.FILE}
+_CLIENT_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+# Emoji: pictographs with their joiners, variation selectors, skin tones, keycaps and flags;
+# or a :shortcode: for custom ones.
+_EMOJI = re.compile(
+    "^(?:[\U0001f000-\U0001faff\u2600-\u27bf\u2300-\u23ff\u2b00-\u2bff\u2190-\u21ff\u3030\u303d\u3297\u3299"
+    "\u00a9\u00ae\u2122\u203c\u2049\u2139\u24c2\u25aa-\u25fe\u2934\u2935\ufe0f\u200d\u20e3#*0-9"
+    "\U0001f1e6-\U0001f1ff\U000e0020-\U000e007f]{1,16}|:[a-z0-9_+-]{1,30}:)$"
+)
+
+
+def _invalid(field: str, message: str) -> ApiError:
+    return ApiError(ErrorCode.INVALID, f"Invalid input: {field}.", details={field: [message]})
+
+
+def _forbidden(message: str) -> ApiError:
+    return ApiError(ErrorCode.FORBIDDEN, message)
 
 
 def direct_key_for(user_a_id: int, user_b_id: int) -> str:
@@ -17,24 +45,53 @@ def direct_key_for(user_a_id: int, user_b_id: int) -> str:
     return f"{low}:{high}"
 
 
+def _system_message(*, room: Room, content: str) -> Message:
+    message = Message.objects.create(room=room, type=Message.Type.SYSTEM, content=content)
+    Room.objects.filter(pk=room.pk).update(last_message=message, last_activity_at=message.created_at)
+    return message
+
+
+def _active_users(user_ids: Iterable[int]) -> list[User]:
+    ids = {int(user_id) for user_id in user_ids}
+    users = list(User.objects.filter(pk__in=ids, is_active=True).order_by("pk"))
+    missing = ids - {user.pk for user in users}
+    if missing:
+        raise _invalid("member_ids", f"No such people: {', '.join(str(pk) for pk in sorted(missing))}.")
+    return users
+
+
+# --- Rooms ------------------------------------------------------------------------------------
+
+
+def _clean_room_name(name: str) -> str:
+    name = (name or "").strip()
+    if not name:
+        raise _invalid("name", "A group needs a name.")
+    if len(name) > 100:
+        raise _invalid("name", "At most 100 characters.")
+    return name
+
+
 @transaction.atomic
 def room_create_group(*, creator: User, name: str, member_ids: Iterable[int] = ()) -> Room:
     """Create a group room; the creator becomes its owner and the others plain members."""
-    name = name.strip()
-    if not name:
-        raise ApiError(ErrorCode.INVALID, "A group needs a name.", details={"name": ["required"]})
-    others = set(User.objects.filter(pk__in=set(member_ids), is_active=True).values_list("pk", flat=True))
-    others.discard(creator.pk)
+    name = _clean_room_name(name)
+    others = [user for user in _active_users(member_ids) if user.pk != creator.pk]
+    if len(others) + 1 > settings.CHAT_MAX_ROOM_MEMBERS:
+        raise _invalid("member_ids", f"A group holds at most {settings.CHAT_MAX_ROOM_MEMBERS} people.")
     room = Room.objects.create(kind=Room.Kind.GROUP, name=name, created_by=creator)
     Membership.objects.create(room=room, user=creator, role=Membership.Role.OWNER)
-    Membership.objects.bulk_create(Membership(room=room, user_id=user_id) for user_id in sorted(others))
+    Membership.objects.bulk_create(Membership(room=room, user=user) for user in others)
+    _system_message(room=room, content=f"{creator.name} created the group {name}.")
     return room
 
 
 def direct_room_get_or_create(*, user: User, other: User) -> tuple[Room, bool]:
     """Return the one direct room of the pair, creating it if needed; safe under races."""
     if user.pk == other.pk:
-        raise ApiError(ErrorCode.INVALID, "A direct room needs another person.", details={"user_id": ["yourself"]})
+        raise _invalid("user_id", "A direct room needs another person.")
+    if not other.is_active:
+        raise _invalid("user_id", "No such person.")
     key = direct_key_for(user.pk, other.pk)
     existing = Room.objects.filter(direct_key=key).first()
     if existing is not None:
@@ -47,3 +104,305 @@ def direct_room_get_or_create(*, user: User, other: User) -> tuple[Room, bool]:
     except IntegrityError:
         # Another request created the pair's room first; that one is the room.
         return Room.objects.get(direct_key=key), False
+
+
+def _require_group_admin(actor: Membership) -> None:
+    if actor.room.kind != Room.Kind.GROUP:
+        raise _forbidden("Direct rooms cannot be changed.")
+    if not actor.is_admin:
+        raise _forbidden("Only the room's owners and admins may do this.")
+
+
+@transaction.atomic
+def room_rename(*, actor: Membership, name: str) -> Room:
+    _require_group_admin(actor)
+    room = actor.room
+    new_name = _clean_room_name(name)
+    if new_name != room.name:
+        room.name = new_name
+        room.save(update_fields=["name", "updated_at"])
+        _system_message(room=room, content=f"{actor.user.name} renamed the group to {new_name}.")
+    return room
+
+
+@transaction.atomic
+def room_members_add(*, actor: Membership, user_ids: Iterable[int]) -> list[User]:
+    """Add people to a group; those already in it are left as they are. Returns who was added."""
+    _require_group_admin(actor)
+    room = actor.room
+    users = _active_users(user_ids)
+    present = set(Membership.objects.filter(room=room).values_list("user_id", flat=True))
+    added = [user for user in users if user.pk not in present]
+    if len(present) + len(added) > settings.CHAT_MAX_ROOM_MEMBERS:
+        raise _invalid("user_ids", f"A group holds at most {settings.CHAT_MAX_ROOM_MEMBERS} people.")
+    Membership.objects.bulk_create((Membership(room=room, user=user) for user in added), ignore_conflicts=True)
+    if added:
+        names = ", ".join(user.name for user in added)
+        _system_message(room=room, content=f"{actor.user.name} added {names}.")
+    return added
+
+
+@transaction.atomic
+def room_member_remove(*, actor: Membership, user_id: int) -> None:
+    """Remove a member (owners and admins), or leave (anyone). Admins cannot remove owners or admins."""
+    room = actor.room
+    if room.kind != Room.Kind.GROUP:
+        raise _forbidden("Nobody can leave or be removed from a direct room.")
+    leaving = int(user_id) == actor.user_id
+    target = actor if leaving else Membership.objects.select_related("user").filter(room=room, user_id=user_id).first()
+    if target is None:
+        raise ApiError(ErrorCode.NOT_FOUND, "That person is not in this room.")
+    if not leaving:
+        if not actor.is_admin:
+            raise _forbidden("Only the room's owners and admins may remove people.")
+        if actor.role == Membership.Role.ADMIN and target.is_admin:
+            raise _forbidden("Admins cannot remove owners or other admins.")
+    target.delete()
+    if (
+        target.role == Membership.Role.OWNER
+        and not Membership.objects.filter(room=room, role=Membership.Role.OWNER).exists()
+    ):
+        # A group always has an owner while it has members: the longest-standing admin, else member.
+        successor = (
+            Membership.objects.filter(room=room, role=Membership.Role.ADMIN).order_by("joined_at", "id").first()
+            or Membership.objects.filter(room=room).order_by("joined_at", "id").first()
+        )
+        if successor is not None:
+            successor.role = Membership.Role.OWNER
+            successor.save(update_fields=["role"])
+    name = target.user.name
+    _system_message(room=room, content=f"{name} left." if leaving else f"{actor.user.name} removed {name}.")
+
+
+@transaction.atomic
+def room_member_set_role(*, actor: Membership, user_id: int, role: str) -> Membership:
+    _require_group_admin(actor)
+    if actor.role != Membership.Role.OWNER:
+        raise _forbidden("Only owners may change roles.")
+    if role not in Membership.Role.values:
+        raise _invalid("role", f"One of: {', '.join(Membership.Role.values)}.")
+    target = Membership.objects.select_related("user").filter(room=actor.room, user_id=user_id).first()
+    if target is None:
+        raise ApiError(ErrorCode.NOT_FOUND, "That person is not in this room.")
+    other_owners = Membership.objects.filter(room=actor.room, role=Membership.Role.OWNER).exclude(pk=actor.pk)
+    if target.pk == actor.pk and role != Membership.Role.OWNER and not other_owners.exists():
+        raise _forbidden("Make someone else an owner first.")
+    target.role = role
+    target.save(update_fields=["role"])
+    return target
+
+
+# --- Messages ---------------------------------------------------------------------------------
+
+
+def _clean_content(content: Any, *, required: bool) -> str:
+    if content is None:
+        content = ""
+    if not isinstance(content, str):
+        raise _invalid("content", "Must be text.")
+    if len(content) > settings.CHAT_MESSAGE_MAX_LENGTH:
+        raise _invalid("content", f"At most {settings.CHAT_MESSAGE_MAX_LENGTH} characters.")
+    if required and not content.strip():
+        raise _invalid("content", "A message needs some text or an attachment.")
+    return content
+
+
+@transaction.atomic
+def message_send(
+    *,
+    membership: Membership,
+    content: str | None = "",
+    client_id: str | None = None,
+    type: str | None = None,
+    attachment_id: int | None = None,
+    reply_to_id: int | None = None,
+) -> tuple[Message, bool]:
+    """Store a message from a member; a resend with the same ``client_id`` returns the first one.
+
+    Returns ``(message, created)``. The sender's own message counts as read by the sender.
+    """
+    sender = membership.user
+    room = membership.room
+    if client_id is not None:
+        if not isinstance(client_id, str) or not _CLIENT_ID.match(client_id):
+            raise _invalid("client_id", "1 to 64 characters of letters, digits and . _ : -")
+        existing = Message.objects.filter(sender=sender, client_id=client_id).first()
+        if existing is not None:
+            return _same_send_or_conflict(existing, room)
+
+    attachment = None
+    if attachment_id is not None:
+        attachment = Attachment.objects.filter(pk=attachment_id, uploader=sender).first()
+        if attachment is None:
+            raise _invalid("attachment_id", "No such upload of yours.")
+    content = _clean_content(content, required=attachment is None)
+    message_type = type or (
+        (Message.Type.IMAGE if attachment.kind == Attachment.Kind.IMAGE else Message.Type.FILE)
+        if attachment
+        else Message.Type.TEXT
+    )
+    if message_type not in CLIENT_SENDABLE_TYPES:
+        raise _invalid("type", "Clients may send text, image or file messages.")
+    if message_type != Message.Type.TEXT and attachment is None:
+        raise _invalid("attachment_id", f"A {message_type} message needs an attachment.")
+    reply_to = None
+    if reply_to_id is not None:
+        reply_to = Message.objects.filter(pk=reply_to_id, room=room).first()
+        if reply_to is None:
+            raise _invalid("reply_to", "No such message in this room.")
+
+    try:
+        with transaction.atomic():
+            message = Message.objects.create(
+                room=room,
+                sender=sender,
+                type=message_type,
+                content=content,
+                attachment=attachment,
+                reply_to=reply_to,
+                client_id=client_id,
+            )
+    except IntegrityError:
+        # The same client_id raced in from another socket or process; the first one won.
+        existing = Message.objects.get(sender=sender, client_id=client_id)
+        return _same_send_or_conflict(existing, room)
+    Room.objects.filter(pk=room.pk).update(last_message=message, last_activity_at=message.created_at)
+    _advance_watermark(membership=membership, kind=ReceiptMark.Kind.READ, message_id=message.pk)
+    return message, True
+
+
+def _same_send_or_conflict(existing: Message, room: Room) -> tuple[Message, bool]:
+    if existing.room_id != room.pk:
+        raise ApiError(
+            ErrorCode.CONFLICT,
+            "This client_id was already used for a message in another room.",
+            details={"client_id": ["already used"]},
+        )
+    return existing, False
+
+
+def _require_live(message: Message) -> None:
+    if message.deleted_at is not None:
+        raise ApiError(ErrorCode.NOT_FOUND, "This message was deleted.")
+
+
+@transaction.atomic
+def message_edit(*, membership: Membership, message: Message, content: str) -> Message:
+    """Change a message's text (author only), keeping the earlier version in its history."""
+    message = Message.objects.select_for_update().get(pk=message.pk)
+    _require_live(message)
+    if message.sender_id != membership.user_id or message.type == Message.Type.SYSTEM:
+        raise _forbidden("Only the author may edit a message.")
+    content = _clean_content(content, required=message.attachment_id is None)
+    if content == message.content:
+        return message
+    MessageEdit.objects.create(message=message, previous_content=message.content, edited_by=membership.user)
+    message.content = content
+    message.edited_at = timezone.now()
+    message.save(update_fields=["content", "edited_at"])
+    return message
+
+
+@transaction.atomic
+def message_delete(*, membership: Membership, message: Message) -> Message:
+    """Leave a tombstone: the author, or the room's owners and admins, may delete."""
+    message = Message.objects.select_for_update().get(pk=message.pk)
+    _require_live(message)
+    if message.sender_id != membership.user_id and not membership.is_admin:
+        raise _forbidden("Only the author or the room's admins may delete a message.")
+    message.deleted_at = timezone.now()
+    message.deleted_by = membership.user
+    message.content = ""
+    message.attachment = None
+    message.save(update_fields=["deleted_at", "deleted_by", "content", "attachment"])
+    message.reactions.all().delete()
+    message.edits.all().delete()
+    return message
+
+
+def _clean_emoji(emoji: Any) -> str:
+    if not isinstance(emoji, str) or not _EMOJI.match(emoji):
+        raise _invalid("emoji", "One emoji (or a :shortcode:).")
+    return emoji
+
+
+def reaction_add(*, membership: Membership, message: Message, emoji: str) -> bool:
+    """React once per (person, emoji); returns whether the reaction is new."""
+    _require_live(message)
+    emoji = _clean_emoji(emoji)
+    emoji_used = Reaction.objects.filter(message=message).values("emoji").distinct()
+    limit = settings.CHAT_MAX_EMOJI_PER_MESSAGE
+    if emoji_used.count() >= limit and not emoji_used.filter(emoji=emoji).exists():
+        raise _invalid("emoji", f"A message holds at most {limit} different emoji.")
+    _, created = Reaction.objects.get_or_create(message=message, user=membership.user, emoji=emoji)
+    return created
+
+
+def reaction_remove(*, membership: Membership, message: Message, emoji: str) -> bool:
+    _require_live(message)
+    deleted, _ = Reaction.objects.filter(message=message, user=membership.user, emoji=emoji).delete()
+    return deleted > 0
+
+
+# --- Read and delivery state ------------------------------------------------------------------
+
+
+_WATERMARK_FIELDS = {
+    ReceiptMark.Kind.READ: ("last_read_message_id", "last_read_at"),
+    ReceiptMark.Kind.DELIVERED: ("last_delivered_message_id", "last_delivered_at"),
+}
+
+
+def _advance_watermark(*, membership: Membership, kind: str, message_id: int) -> bool:
+    """Move a watermark forward to ``message_id``; never back. Returns whether it moved.
+
+    A conditional UPDATE, so that concurrent marks from several devices cannot move it back.
+    """
+    id_field, at_field = _WATERMARK_FIELDS[kind]
+    now = timezone.now()
+    moved = (
+        Membership.objects.filter(pk=membership.pk)
+        .filter(Q(**{f"{id_field}__isnull": True}) | Q(**{f"{id_field}__lt": message_id}))
+        .update(**{id_field: message_id, at_field: now})
+    )
+    if moved:
+        setattr(membership, id_field, message_id)
+        setattr(membership, at_field, now)
+        ReceiptMark.objects.create(
+            room_id=membership.room_id, user_id=membership.user_id, kind=kind, up_to_message_id=message_id, at=now
+        )
+        if kind == ReceiptMark.Kind.READ:
+            # What has been read has been delivered.
+            _advance_watermark(membership=membership, kind=ReceiptMark.Kind.DELIVERED, message_id=message_id)
+    return bool(moved)
+
+
+def _message_id_in_room(*, membership: Membership, message_id: Any) -> int | None:
+    if message_id is None:
+        latest = Message.objects.filter(room_id=membership.room_id).order_by("-id").values_list("id", flat=True).first()
+        return latest
+    try:
+        message_id = int(message_id)
+    except (TypeError, ValueError):
+        raise _invalid("message_id", "Must be a message id.") from None
+    if not Message.objects.filter(pk=message_id, room_id=membership.room_id).exists():
+        raise _invalid("message_id", "No such message in this room.")
+    return message_id
+
+
+@transaction.atomic
+def room_mark_read(*, membership: Membership, message_id: int | None = None) -> int:
+    """Mark the room read up to ``message_id`` (default: the latest); return the unread count left."""
+    target = _message_id_in_room(membership=membership, message_id=message_id)
+    if target is not None:
+        _advance_watermark(membership=membership, kind=ReceiptMark.Kind.READ, message_id=target)
+    membership.refresh_from_db(fields=["last_read_message_id", "last_read_at"])
+    return selectors.unread_count(membership=membership)
+
+
+@transaction.atomic
+def room_mark_delivered(*, membership: Membership, message_id: int) -> bool:
+    target = _message_id_in_room(membership=membership, message_id=message_id)
+    if target is None:
+        return False
+    return _advance_watermark(membership=membership, kind=ReceiptMark.Kind.DELIVERED, message_id=target)

@@ -301,6 +301,13 @@ RATE_LIMITS = {
     "auth.login.username": env_str("RATE_LIMIT_LOGIN_USERNAME", "10/m"),
     "auth.register.ip": env_str("RATE_LIMIT_REGISTER_IP", "10/h"),
     "auth.refresh.ip": env_str("RATE_LIMIT_REFRESH_IP", "60/m"),
+    "chat.message.user": env_str("RATE_LIMIT_MESSAGE_USER", "120/m"),
+    "chat.upload.user": env_str("RATE_LIMIT_UPLOAD_USER", "30/m"),
+    "chat.search.user": env_str("RATE_LIMIT_SEARCH_USER", "60/m"),
+    "chat.reaction.user": env_str("RATE_LIMIT_REACTION_USER", "120/m"),
+    "chat.room.user": env_str("RATE_LIMIT_ROOM_USER", "60/h"),
+    "chat.write.user": env_str("RATE_LIMIT_CHAT_WRITE_USER", "300/m"),
+    "accounts.search.user": env_str("RATE_LIMIT_PEOPLE_SEARCH_USER", "120/m"),
 }
 RATELIMIT_IP_META_KEY = env_str("RATELIMIT_IP_META_KEY") or None
 RATELIMIT_USE_CACHE = "default"
@@ -311,6 +318,19 @@ SILENCED_SYSTEM_CHECKS = [
 if not REDIS_URL:
     # The embedded default is one process, where a local-memory cache is the shared cache.
     SILENCED_SYSTEM_CHECKS.append("django_ratelimit.E003")
+
+# --- Chat -----------------------------------------------------------------------------------
+
+CHAT_MESSAGE_MAX_LENGTH = env_int("CHAT_MESSAGE_MAX_LENGTH", 10_000)
+CHAT_MAX_ROOM_MEMBERS = env_int("CHAT_MAX_ROOM_MEMBERS", 1_000)
+CHAT_MAX_EMOJI_PER_MESSAGE = env_int("CHAT_MAX_EMOJI_PER_MESSAGE", 50)
+UPLOAD_ALLOWED_TYPES = env_list(
+    "UPLOAD_ALLOWED_TYPES",
+    [
+        "image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf", "text/plain",
+        "application/zip", "audio/mpeg", "audio/ogg", "audio/wav", "video/mp4", "video/webm",
+    ],
+)  # fmt: skip
 
 # --- Realtime -------------------------------------------------------------------------------
 
