@@ -70,9 +70,12 @@ def member_ids(*, room_id: int) -> list[int]:
 
 
 def unread_count_subquery(*, user: User) -> Subquery:
-    """Live messages after the member's read watermark, not sent by the member."""
+    """Live messages from people after the member's read watermark, not sent by the member.
+
+    System messages (sender null) never count as unread.
+    """
     unread = (
-        Message.objects.filter(room_id=OuterRef("room_id"), deleted_at__isnull=True)
+        Message.objects.filter(room_id=OuterRef("room_id"), deleted_at__isnull=True, sender_id__isnull=False)
         .filter(id__gt=Coalesce(OuterRef("last_read_message_id"), 0))
         .exclude(sender_id=user.pk)
         .order_by()
@@ -85,7 +88,7 @@ def unread_count_subquery(*, user: User) -> Subquery:
 
 def unread_count(*, membership: Membership) -> int:
     return (
-        Message.objects.filter(room_id=membership.room_id, deleted_at__isnull=True)
+        Message.objects.filter(room_id=membership.room_id, deleted_at__isnull=True, sender_id__isnull=False)
         .filter(id__gt=membership.last_read_message_id or 0)
         .exclude(sender_id=membership.user_id)
         .count()

@@ -353,13 +353,13 @@ _WATERMARK_FIELDS = {
 }
 
 
-def _advance_watermark(*, membership: Membership, kind: str, message_id: int) -> bool:
+def _advance_watermark(*, membership: Membership, kind: str, message_id: int, now: Any = None) -> bool:
     """Move a watermark forward to ``message_id``; never back. Returns whether it moved.
 
     A conditional UPDATE, so that concurrent marks from several devices cannot move it back.
     """
     id_field, at_field = _WATERMARK_FIELDS[kind]
-    now = timezone.now()
+    now = now or timezone.now()
     moved = (
         Membership.objects.filter(pk=membership.pk)
         .filter(Q(**{f"{id_field}__isnull": True}) | Q(**{f"{id_field}__lt": message_id}))
@@ -373,7 +373,7 @@ def _advance_watermark(*, membership: Membership, kind: str, message_id: int) ->
         )
         if kind == ReceiptMark.Kind.READ:
             # What has been read has been delivered.
-            _advance_watermark(membership=membership, kind=ReceiptMark.Kind.DELIVERED, message_id=message_id)
+            _advance_watermark(membership=membership, kind=ReceiptMark.Kind.DELIVERED, message_id=message_id, now=now)
     return bool(moved)
 
 
@@ -406,3 +406,11 @@ def room_mark_delivered(*, membership: Membership, message_id: int) -> bool:
     if target is None:
         return False
     return _advance_watermark(membership=membership, kind=ReceiptMark.Kind.DELIVERED, message_id=target)
+
+
+def membership_set_notification_level(*, membership: Membership, level: str) -> Membership:
+    if level not in Membership.Notify.values:
+        raise _invalid("notification_level", f"One of: {', '.join(Membership.Notify.values)}.")
+    membership.notification_level = level
+    membership.save(update_fields=["notification_level"])
+    return membership
