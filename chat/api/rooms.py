@@ -102,6 +102,7 @@ class RoomCreateInput(serializers.Serializer):
 
 class RoomListCreateApi(APIView):
     @extend_schema(
+        operation_id="rooms_list",
         parameters=[
             OpenApiParameter("cursor", OpenApiTypes.STR, description="`next` from the previous page"),
             OpenApiParameter("limit", OpenApiTypes.INT, description="1-100, default 50"),

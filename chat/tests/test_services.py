@@ -1,8 +1,15 @@
 import pytest
 
 from chat.models import Membership, Room
-from chat.selectors import room_is_member, room_list_for_user
-from chat.services import direct_room_get_or_create, room_create_group
+from chat.selectors import membership_for, membership_list, room_is_member
+from chat.services import (
+    direct_room_get_or_create,
+    room_create_group,
+    room_member_remove,
+    room_member_set_role,
+    room_members_add,
+    room_rename,
+)
 from fastsock.core.errors import ApiError
 
 pytestmark = pytest.mark.django_db
@@ -15,12 +22,20 @@ def test_the_creator_owns_a_new_group_and_the_others_are_members(alice, bob, car
     assert room.name == "Team"
     assert room_is_member(room_id=room.pk, user_id=bob.pk)
     assert not room_is_member(room_id=room.pk, user_id=carol.pk)
+    assert room.messages.get().type == "system"
 
 
 def test_a_group_needs_a_name(alice):
     with pytest.raises(ApiError) as error:
         room_create_group(creator=alice, name="  ")
-    assert error.value.details == {"name": ["required"]}
+    assert "name" in error.value.details
+
+
+def test_a_group_refuses_unknown_people(alice):
+    with pytest.raises(ApiError) as error:
+        room_create_group(creator=alice, name="Team", member_ids=[424242])
+    assert "424242" in error.value.details["member_ids"][0]
+    assert not Room.objects.exists()
 
 
 def test_a_pair_has_exactly_one_direct_room_whoever_asks(alice, bob):
@@ -37,7 +52,61 @@ def test_no_direct_room_with_yourself(alice):
         direct_room_get_or_create(user=alice, other=alice)
 
 
-def test_room_list_holds_only_the_callers_rooms(alice, bob, carol):
+def test_the_room_list_holds_only_the_callers_rooms(alice, bob, carol):
     shared = room_create_group(creator=alice, name="Shared", member_ids=[bob.pk])
     room_create_group(creator=carol, name="Carol only")
-    assert list(room_list_for_user(user=bob)) == [shared]
+    assert [m.room for m in membership_list(user=bob)] == [shared]
+
+
+def test_only_admins_rename_and_direct_rooms_cannot_be_renamed(alice, bob):
+    room = room_create_group(creator=alice, name="Team", member_ids=[bob.pk])
+    with pytest.raises(ApiError) as error:
+        room_rename(actor=membership_for(room_id=room.pk, user=bob), name="Mine")
+    assert error.value.code == "forbidden"
+    room_rename(actor=membership_for(room_id=room.pk, user=alice), name="Renamed")
+    room.refresh_from_db()
+    assert room.name == "Renamed"
+    direct, _ = direct_room_get_or_create(user=alice, other=bob)
+    with pytest.raises(ApiError):
+        room_rename(actor=membership_for(room_id=direct.pk, user=alice), name="Nope")
+
+
+def test_adding_members_skips_those_already_there(alice, bob, carol):
+    room = room_create_group(creator=alice, name="Team", member_ids=[bob.pk])
+    added = room_members_add(actor=membership_for(room_id=room.pk, user=alice), user_ids=[bob.pk, carol.pk])
+    assert added == [carol]
+    assert room.memberships.count() == 3
+
+
+def test_admins_cannot_remove_owners_or_admins(alice, bob, carol, make_user):
+    dave = make_user("dave")
+    room = room_create_group(creator=alice, name="Team", member_ids=[bob.pk, carol.pk, dave.pk])
+    owner = membership_for(room_id=room.pk, user=alice)
+    room_member_set_role(actor=owner, user_id=bob.pk, role="admin")
+    room_member_set_role(actor=owner, user_id=carol.pk, role="admin")
+    bob_admin = membership_for(room_id=room.pk, user=bob)
+    for target in (alice, carol):
+        with pytest.raises(ApiError):
+            room_member_remove(actor=bob_admin, user_id=target.pk)
+    room_member_remove(actor=bob_admin, user_id=dave.pk)
+    assert not room_is_member(room_id=room.pk, user_id=dave.pk)
+
+
+def test_when_the_last_owner_leaves_the_longest_standing_admin_takes_over(alice, bob, carol):
+    room = room_create_group(creator=alice, name="Team", member_ids=[bob.pk, carol.pk])
+    room_member_set_role(actor=membership_for(room_id=room.pk, user=alice), user_id=carol.pk, role="admin")
+    room_member_remove(actor=membership_for(room_id=room.pk, user=alice), user_id=alice.pk)
+    assert membership_for(room_id=room.pk, user=carol).role == "owner"
+    assert not room_is_member(room_id=room.pk, user_id=alice.pk)
+
+
+def test_the_only_owner_cannot_step_down(alice, bob):
+    room = room_create_group(creator=alice, name="Team", member_ids=[bob.pk])
+    with pytest.raises(ApiError):
+        room_member_set_role(actor=membership_for(room_id=room.pk, user=alice), user_id=alice.pk, role="member")
+
+
+def test_nobody_leaves_a_direct_room(alice, bob):
+    room, _ = direct_room_get_or_create(user=alice, other=bob)
+    with pytest.raises(ApiError):
+        room_member_remove(actor=membership_for(room_id=room.pk, user=alice), user_id=alice.pk)
