@@ -310,8 +310,20 @@ def message_delete(*, membership: Membership, message: Message) -> Message:
     _require_live(message)
     if message.sender_id != membership.user_id and not membership.is_admin:
         raise _forbidden("Only the author or the room's admins may delete a message.")
+    return _tombstone(message, deleted_by=membership.user)
+
+
+@transaction.atomic
+def message_moderate_delete(*, message: Message, moderator: User) -> Message:
+    """A moderator's delete from the back office: the same tombstone, whatever the room."""
+    message = Message.objects.select_for_update().get(pk=message.pk)
+    _require_live(message)
+    return _tombstone(message, deleted_by=moderator)
+
+
+def _tombstone(message: Message, *, deleted_by: User) -> Message:
     message.deleted_at = timezone.now()
-    message.deleted_by = membership.user
+    message.deleted_by = deleted_by
     message.content = ""
     message.attachment = None
     message.save(update_fields=["deleted_at", "deleted_by", "content", "attachment"])
