@@ -79,6 +79,8 @@ class MeApi(APIView):
 class UserSearchApi(APIView):
     @extend_schema(parameters=[UserSearchInput], responses=UserOutput(many=True))
     def get(self, request: Request) -> Response:
+        """People search for member pickers: active users by username or display name."""
+        rate_limit(request._request, action="accounts.search.user", key=lambda _group, _request: str(request.user.pk))
         params = UserSearchInput(data=request.query_params)
         params.is_valid(raise_exception=True)
         users = selectors.user_search(
