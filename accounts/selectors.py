@@ -11,9 +11,16 @@ def user_username_taken(*, username: str) -> bool:
     return User.objects.filter(username__iexact=username).exists()
 
 
-def user_search(*, query: str, exclude_user_id: int | None = None, limit: int = 20) -> QuerySet[User]:
-    """Active people whose username or display name contains ``query`` (for member pickers)."""
+def user_search(
+    *, query: str, exclude_user_id: int | None = None, limit: int = 20, after: str | None = None
+) -> QuerySet[User]:
+    """Active people whose username or display name contains ``query`` (for member pickers).
+
+    Ordered by username; ``after`` (a username) continues from the previous page.
+    """
     users = User.objects.filter(is_active=True)
+    if after:
+        users = users.filter(username__gt=after)
     query = query.strip()
     if query:
         users = users.filter(Q(username__icontains=query) | Q(display_name__icontains=query))

@@ -35,3 +35,4 @@ class ProfileUpdateInput(serializers.Serializer):
 class UserSearchInput(serializers.Serializer):
     search = serializers.CharField(required=False, allow_blank=True, max_length=64, default="")
     limit = serializers.IntegerField(required=False, min_value=1, max_value=100, default=20)
+    after = serializers.CharField(required=False, max_length=150)

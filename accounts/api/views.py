@@ -83,9 +83,14 @@ class UserSearchApi(APIView):
         rate_limit(request._request, action="accounts.search.user", key=lambda _group, _request: str(request.user.pk))
         params = UserSearchInput(data=request.query_params)
         params.is_valid(raise_exception=True)
-        users = selectors.user_search(
-            query=params.validated_data["search"],
-            exclude_user_id=request.user.pk,
-            limit=params.validated_data["limit"],
+        limit = params.validated_data["limit"]
+        users = list(
+            selectors.user_search(
+                query=params.validated_data["search"],
+                exclude_user_id=request.user.pk,
+                limit=limit + 1,
+                after=params.validated_data.get("after"),
+            )
         )
-        return Response({"results": UserOutput(users, many=True).data})
+        next_cursor = users[limit - 1].username if len(users) > limit else None
+        return Response({"results": UserOutput(users[:limit], many=True).data, "next": next_cursor})

@@ -226,3 +226,14 @@ def test_registration_is_rate_limited(api_client, rate, unique_ip):
     )
     assert_error(response, 429, "rate_limited")
     assert not User.objects.filter(username="user9").exists()
+
+
+def test_people_search_pages_with_a_cursor(alice, make_user):
+    for name in ("ann", "abe", "amy", "art"):
+        make_user(name)
+    client = api_client_for(alice)
+    first = client.get("/api/v1/users", {"search": "a", "limit": 2}).json()
+    second = client.get("/api/v1/users", {"search": "a", "limit": 2, "after": first["next"]}).json()
+    names = [user["username"] for user in first["results"] + second["results"]]
+    assert names == ["abe", "amy", "ann", "art"]
+    assert second["next"] is None
