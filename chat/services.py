@@ -219,7 +219,7 @@ def message_send(
 ) -> tuple[Message, bool]:
     """Store a message from a member; a resend with the same ``client_id`` returns the first one.
 
-    Returns ``(message, created)``. The sender's own message counts as read by the sender.
+    Returns ``(message, created)``.
     """
     sender = membership.user
     room = membership.room
@@ -267,7 +267,8 @@ def message_send(
         existing = Message.objects.get(sender=sender, client_id=client_id)
         return _same_send_or_conflict(existing, room)
     Room.objects.filter(pk=room.pk).update(last_message=message, last_activity_at=message.created_at)
-    _advance_watermark(membership=membership, kind=ReceiptMark.Kind.READ, message_id=message.pk)
+    # The sender's read watermark stays where it is: own messages never count as unread anyway,
+    # and moving it here would mark as read what others sent a moment before, unseen.
     return message, True
 
 
