@@ -13,7 +13,7 @@ from typing import Any
 
 from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -21,6 +21,7 @@ from rest_framework.views import APIView
 
 from accounts.models import User
 from chat import payloads, selectors, services
+from chat.api import schema
 from chat.models import Membership
 from fastsock.core.errors import ApiError, ErrorCode
 from fastsock.core.ratelimit import rate_limit
@@ -107,7 +108,7 @@ class RoomListCreateApi(APIView):
             OpenApiParameter("cursor", OpenApiTypes.STR, description="`next` from the previous page"),
             OpenApiParameter("limit", OpenApiTypes.INT, description="1-100, default 50"),
         ],
-        responses=OpenApiTypes.OBJECT,
+        responses=schema.RoomPageSchema,
     )
     def get(self, request: Request) -> Response:
         """The caller's rooms, most recently active first, each with its unread count."""
@@ -125,7 +126,7 @@ class RoomListCreateApi(APIView):
             next_cursor = _encode_room_cursor(last.last_activity_at, last.pk)
         return Response({"results": room_list_payload(memberships, request.user), "next": next_cursor})
 
-    @extend_schema(request=RoomCreateInput, responses={201: OpenApiTypes.OBJECT})
+    @extend_schema(request=RoomCreateInput, responses={201: schema.RoomDetailSchema})
     def post(self, request: Request) -> Response:
         """Create a group room; the caller becomes its owner."""
         limit_user(request, "chat.room.user")
@@ -141,7 +142,7 @@ class DirectRoomInput(serializers.Serializer):
 
 
 class DirectRoomApi(APIView):
-    @extend_schema(request=DirectRoomInput, responses={200: OpenApiTypes.OBJECT, 201: OpenApiTypes.OBJECT})
+    @extend_schema(request=DirectRoomInput, responses={200: schema.RoomDetailSchema, 201: schema.RoomDetailSchema})
     def post(self, request: Request) -> Response:
         """The one direct room with that person: 201 when created now, 200 when it existed."""
         limit_user(request, "chat.room.user")
@@ -162,12 +163,12 @@ class RoomUpdateInput(serializers.Serializer):
 
 
 class RoomDetailApi(APIView):
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(responses=schema.RoomDetailSchema)
     def get(self, request: Request, room_id: int) -> Response:
         membership = selectors.membership_for(room_id=room_id, user=request.user)
         return Response(room_detail_payload(membership, request.user))
 
-    @extend_schema(request=RoomUpdateInput, responses=OpenApiTypes.OBJECT)
+    @extend_schema(request=RoomUpdateInput, responses=schema.RoomDetailSchema)
     def patch(self, request: Request, room_id: int) -> Response:
         """Rename the group (owners/admins) and/or set the caller's own notification level."""
         limit_user(request, "chat.write.user")
@@ -198,13 +199,13 @@ class MembersAddInput(serializers.Serializer):
 
 
 class RoomMembersApi(APIView):
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(responses=schema.MembersSchema)
     def get(self, request: Request, room_id: int) -> Response:
         membership = selectors.membership_for(room_id=room_id, user=request.user)
         members = selectors.room_members(room_id=membership.room_id)
         return Response({"results": [payloads.member_payload(m) for m in members]})
 
-    @extend_schema(request=MembersAddInput, responses={201: OpenApiTypes.OBJECT})
+    @extend_schema(request=MembersAddInput, responses={201: schema.MembersAddedSchema})
     def post(self, request: Request, room_id: int) -> Response:
         """Add people to a group (owners and admins)."""
         limit_user(request, "chat.write.user")
@@ -235,7 +236,7 @@ class RoomMemberApi(APIView):
         services.room_member_remove(actor=membership, user_id=user_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-    @extend_schema(request=MemberRoleInput, responses=OpenApiTypes.OBJECT)
+    @extend_schema(request=MemberRoleInput, responses=schema.MemberSchema)
     def patch(self, request: Request, room_id: int, user_id: int) -> Response:
         """Change a member's role (owners only)."""
         limit_user(request, "chat.write.user")
@@ -252,7 +253,7 @@ def messages_payload(messages: list[Any], viewer: User) -> list[dict[str, Any]]:
 
 
 class HistoryApi(APIView):
-    @extend_schema(parameters=[PageInput], responses=OpenApiTypes.OBJECT)
+    @extend_schema(parameters=[PageInput], responses=schema.HistoryPageSchema)
     def get(self, request: Request, room_id: int) -> Response:
         """A page of history, oldest first within the page; the newest page by default.
 
@@ -287,7 +288,7 @@ class MessageSendInput(serializers.Serializer):
 
 
 class RoomMessagesApi(APIView):
-    @extend_schema(request=MessageSendInput, responses={200: OpenApiTypes.OBJECT, 201: OpenApiTypes.OBJECT})
+    @extend_schema(request=MessageSendInput, responses={200: schema.MessageSchema, 201: schema.MessageSchema})
     def post(self, request: Request, room_id: int) -> Response:
         """Send a message; repeating a ``client_id`` returns the first message with 200."""
         limit_user(request, "chat.message.user")
@@ -312,10 +313,7 @@ class ReadInput(serializers.Serializer):
 
 
 class RoomReadApi(APIView):
-    @extend_schema(
-        request=ReadInput,
-        responses=inline_serializer("ReadOutput", {"unread_count": serializers.IntegerField()}),
-    )
+    @extend_schema(request=ReadInput, responses=schema.ReadSchema)
     def post(self, request: Request, room_id: int) -> Response:
         """Mark the room read up to a message (default: the latest)."""
         limit_user(request, "chat.write.user")
@@ -331,12 +329,12 @@ class MessageEditInput(serializers.Serializer):
 
 
 class MessageApi(APIView):
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(responses=schema.MessageSchema)
     def get(self, request: Request, message_id: int) -> Response:
         message, _ = selectors.message_for(message_id=message_id, user=request.user)
         return Response(messages_payload([message], request.user)[0])
 
-    @extend_schema(request=MessageEditInput, responses=OpenApiTypes.OBJECT)
+    @extend_schema(request=MessageEditInput, responses=schema.MessageSchema)
     def patch(self, request: Request, message_id: int) -> Response:
         """Edit your own message; the earlier text is kept in its edit history."""
         limit_user(request, "chat.write.user")
@@ -346,7 +344,7 @@ class MessageApi(APIView):
         message = services.message_edit(membership=membership, message=message, content=data.validated_data["content"])
         return Response(messages_payload([message], request.user)[0])
 
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(responses=schema.MessageSchema)
     def delete(self, request: Request, message_id: int) -> Response:
         """Delete (author, or the room's owners/admins): the message becomes a tombstone."""
         limit_user(request, "chat.write.user")
@@ -356,7 +354,7 @@ class MessageApi(APIView):
 
 
 class MessageEditsApi(APIView):
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(responses=schema.EditsSchema)
     def get(self, request: Request, message_id: int) -> Response:
         """Earlier versions of a message, oldest first (members only)."""
         message, _ = selectors.message_for(message_id=message_id, user=request.user)
@@ -385,7 +383,7 @@ def _reaction_summary(message: Any, viewer: User) -> dict[str, Any]:
 
 
 class ReactionsApi(APIView):
-    @extend_schema(request=ReactionInput, responses={200: OpenApiTypes.OBJECT, 201: OpenApiTypes.OBJECT})
+    @extend_schema(request=ReactionInput, responses={200: schema.ReactionsSchema, 201: schema.ReactionsSchema})
     def post(self, request: Request, message_id: int) -> Response:
         """React with an emoji (once per person and emoji; repeating is harmless)."""
         limit_user(request, "chat.reaction.user")
@@ -399,7 +397,7 @@ class ReactionsApi(APIView):
 
 
 class ReactionApi(APIView):
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(responses=schema.ReactionsSchema)
     def delete(self, request: Request, message_id: int, emoji: str) -> Response:
         limit_user(request, "chat.reaction.user")
         message, membership = selectors.message_for(message_id=message_id, user=request.user)
@@ -409,7 +407,7 @@ class ReactionApi(APIView):
 
 
 class ReceiptsApi(APIView):
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(responses=schema.ReceiptsSchema)
     def get(self, request: Request, message_id: int) -> Response:
         """Per member (the sender excepted): when they received and read the message."""
         message, _ = selectors.message_for(message_id=message_id, user=request.user)
