@@ -4,6 +4,7 @@ from django.contrib.auth.validators import UnicodeUsernameValidator
 from rest_framework import serializers
 
 from accounts.models import User
+from chat.payloads import avatar_url
 
 
 class UserOutput(serializers.ModelSerializer):
@@ -17,7 +18,7 @@ class UserOutput(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_avatar_url(self, user: User) -> str | None:
-        return user.avatar.url if user.avatar else None
+        return avatar_url(f"/api/v1/users/{user.pk}/avatar", user.avatar)
 
 
 class RegisterInput(serializers.Serializer):

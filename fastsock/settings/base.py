@@ -291,6 +291,13 @@ SPECTACULAR_SETTINGS = {
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     # Swagger UI from our own static files: the pages load nothing from a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "RoomKindEnum": "chat.models.Room.Kind",
+        "AttachmentKindEnum": "chat.models.Attachment.Kind",
+        "MessageTypeEnum": "chat.models.Message.Type",
+        "MemberRoleEnum": "chat.models.Membership.Role",
+        "NotificationLevelEnum": "chat.models.Membership.Notify",
+    },
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
 }
@@ -331,6 +338,9 @@ UPLOAD_ALLOWED_TYPES = env_list(
         "application/zip", "audio/mpeg", "audio/ogg", "audio/wav", "video/mp4", "video/webm",
     ],
 )  # fmt: skip
+# Images whose pixels (all frames of an animation together) exceed this are refused before
+# they are decoded: a few kilobytes can declare gigapixels. Pillow's own guard stops at 178 M.
+UPLOAD_IMAGE_MAX_PIXELS = env_int("UPLOAD_IMAGE_MAX_PIXELS", 50_000_000)
 
 # --- Realtime -------------------------------------------------------------------------------
 
