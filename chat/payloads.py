@@ -6,6 +6,7 @@ and each shape must be identical over REST and WebSocket (CONTRACT.md "A message
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from accounts.models import User
@@ -17,6 +18,13 @@ REPLY_EXCERPT_LENGTH = 200
 
 def iso(value: Any) -> str | None:
     return value.isoformat().replace("+00:00", "Z") if value is not None else None
+
+
+def avatar_url(path: str, image: Any) -> str | None:
+    """An access-checked avatar URL whose ``v`` changes with the file, so caches never go stale."""
+    if not image:
+        return None
+    return f"{path}?v={hashlib.sha256(image.name.encode()).hexdigest()[:12]}"
 
 
 def user_summary(user: User | None) -> dict[str, Any] | None:
@@ -88,7 +96,7 @@ def room_payload(
         "kind": room.kind,
         "name": room.name,
         "title": title,
-        "avatar_url": f"/api/v1/rooms/{room.pk}/avatar" if room.avatar else None,
+        "avatar_url": avatar_url(f"/api/v1/rooms/{room.pk}/avatar", room.avatar),
         "created_at": iso(room.created_at),
         "last_activity_at": iso(room.last_activity_at),
         "last_message": message_payload(last_message) if last_message is not None else None,

@@ -102,7 +102,14 @@ def membership_list(*, user: User, before: tuple[datetime, int] | None = None, l
     """
     memberships = (
         Membership.objects.filter(user=user)
-        .select_related("room", "room__last_message", "room__last_message__sender")
+        .select_related(
+            "room",
+            "room__last_message",
+            "room__last_message__sender",
+            "room__last_message__attachment",
+            "room__last_message__reply_to",
+            "room__last_message__reply_to__sender",
+        )
         .annotate(unread=unread_count_subquery(user=user))
         .order_by("-room__last_activity_at", "-room_id")
     )

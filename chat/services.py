@@ -106,7 +106,8 @@ def direct_room_get_or_create(*, user: User, other: User) -> tuple[Room, bool]:
         return Room.objects.get(direct_key=key), False
 
 
-def _require_group_admin(actor: Membership) -> None:
+def require_group_admin(actor: Membership) -> None:
+    """The one rule for changing a group: it must be a group, and the actor its owner or admin."""
     if actor.room.kind != Room.Kind.GROUP:
         raise _forbidden("Direct rooms cannot be changed.")
     if not actor.is_admin:
@@ -115,7 +116,7 @@ def _require_group_admin(actor: Membership) -> None:
 
 @transaction.atomic
 def room_rename(*, actor: Membership, name: str) -> Room:
-    _require_group_admin(actor)
+    require_group_admin(actor)
     room = actor.room
     new_name = _clean_room_name(name)
     if new_name != room.name:
@@ -128,7 +129,7 @@ def room_rename(*, actor: Membership, name: str) -> Room:
 @transaction.atomic
 def room_members_add(*, actor: Membership, user_ids: Iterable[int]) -> list[User]:
     """Add people to a group; those already in it are left as they are. Returns who was added."""
-    _require_group_admin(actor)
+    require_group_admin(actor)
     room = actor.room
     users = _active_users(user_ids)
     present = set(Membership.objects.filter(room=room).values_list("user_id", flat=True))
@@ -176,7 +177,7 @@ def room_member_remove(*, actor: Membership, user_id: int) -> None:
 
 @transaction.atomic
 def room_member_set_role(*, actor: Membership, user_id: int, role: str) -> Membership:
-    _require_group_admin(actor)
+    require_group_admin(actor)
     if actor.role != Membership.Role.OWNER:
         raise _forbidden("Only owners may change roles.")
     if role not in Membership.Role.values:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.cookiejar
 import json
 import re
@@ -146,3 +147,39 @@ def test_daphne_logs_are_json_and_hold_no_password_or_token(server):
     assert all(line.get("request_id") for line in access_lines)
     for secret in (PASSWORD, tokens["access"], tokens["refresh"], "forged-token-123"):
         assert secret not in logs
+
+
+def test_a_body_announced_over_the_limit_is_refused_before_it_is_read(server):
+    client = Browserish(server.base_url)
+    status, _, content = client.request(
+        "POST",
+        "/api/v1/uploads",
+        b"x" * 16,
+        {"Content-Type": "application/octet-stream", "Content-Length": str(200 * 1024 * 1024)},
+    )
+    assert status == 413
+    assert json.loads(content)["error"]["code"] == "too_large"
+
+
+def test_a_body_streamed_past_the_limit_is_cut_off(server):
+    import socket
+
+    with socket.create_connection(("127.0.0.1", int(server.base_url.rsplit(":", 1)[1])), timeout=10) as raw:
+        raw.sendall(
+            b"POST /api/v1/uploads HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n"
+            b"Content-Type: application/octet-stream\r\n\r\n"
+        )
+        chunk = b"x" * 65536
+        answer = b""
+        sent = 0
+        for _ in range(2000):  # bounded: at most ~128 MiB, far past the 26 MiB limit
+            try:
+                raw.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            except (BrokenPipeError, ConnectionResetError):
+                break
+            sent += len(chunk)
+        raw.settimeout(10)
+        with contextlib.suppress(ConnectionResetError, TimeoutError):
+            answer = raw.recv(4096)
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+    assert sent < 64 * 1024 * 1024, "the server kept reading long after the limit"

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from chat.models import Attachment, Membership, Message, Room
+
 
 class UserSummarySchema(serializers.Serializer):
     id = serializers.IntegerField()
@@ -22,7 +24,7 @@ class AttachmentSchema(serializers.Serializer):
     name = serializers.CharField()
     content_type = serializers.CharField()
     size = serializers.IntegerField()
-    kind = serializers.ChoiceField(choices=["image", "file"])
+    kind = serializers.ChoiceField(choices=Attachment.Kind.choices)
     width = serializers.IntegerField(allow_null=True)
     height = serializers.IntegerField(allow_null=True)
 
@@ -44,7 +46,7 @@ class MessageSchema(serializers.Serializer):
     id = serializers.IntegerField()
     room_id = serializers.IntegerField()
     sender = UserSummarySchema(allow_null=True)
-    type = serializers.ChoiceField(choices=["text", "image", "file", "system", "sms"])
+    type = serializers.ChoiceField(choices=Message.Type.choices)
     content = serializers.CharField()
     attachment = AttachmentSchema(allow_null=True)
     reply_to = ReplySchema(allow_null=True)
@@ -56,13 +58,13 @@ class MessageSchema(serializers.Serializer):
 
 
 class MemberSchema(UserSummarySchema):
-    role = serializers.ChoiceField(choices=["owner", "admin", "member"])
+    role = serializers.ChoiceField(choices=Membership.Role.choices)
     joined_at = serializers.DateTimeField()
 
 
 class RoomSchema(serializers.Serializer):
     id = serializers.IntegerField()
-    kind = serializers.ChoiceField(choices=["direct", "group"])
+    kind = serializers.ChoiceField(choices=Room.Kind.choices)
     name = serializers.CharField()
     title = serializers.CharField()
     avatar_url = serializers.CharField(allow_null=True)
@@ -70,8 +72,8 @@ class RoomSchema(serializers.Serializer):
     last_activity_at = serializers.DateTimeField()
     last_message = MessageSchema(allow_null=True)
     peer = UserSummarySchema(allow_null=True)
-    role = serializers.ChoiceField(choices=["owner", "admin", "member"])
-    notification_level = serializers.ChoiceField(choices=["all", "mentions", "none"])
+    role = serializers.ChoiceField(choices=Membership.Role.choices)
+    notification_level = serializers.ChoiceField(choices=Membership.Notify.choices)
     last_read_message_id = serializers.IntegerField(allow_null=True)
     unread_count = serializers.IntegerField()
 

@@ -1,4 +1,4 @@
-"""Every room-scoped chat endpoint × {owner, member, non-member, anonymous}.
+"""Every room-scoped chat endpoint x {owner, member, non-member, anonymous}.
 
 The owner (alice) created the group; bob is a plain member; carol is in no room with them.
 A non-member gets exactly what a missing room gets (404), so nobody learns which rooms exist.
