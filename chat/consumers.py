@@ -1,1 +1,228 @@
-"""Handlers for this app's client WebSocket events, registered with the core router in AppConfig.ready()."""
+"""Handlers for the chat's client WebSocket events, registered with the core router.
+
+Each handler checks the frame's fields, asks chat.selectors.membership_for (the one room-access
+rule), and calls the same service the REST API calls. What the services change reaches every
+member's sockets through their durable streams (chat/events.py); handlers answer only the
+sender's own socket (``message.ack``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import TYPE_CHECKING, Any
+
+from channels.db import database_sync_to_async
+from django.conf import settings
+
+from fastsock.core.errors import ApiError, ErrorCode
+from fastsock.core.ratelimit import rate_limit_user
+from fastsock.core.realtime import publish_now, user_group
+from fastsock.core.websocket.protocol import Frame, register_handler
+
+from . import events, payloads, selectors, services
+from .models import Message
+
+if TYPE_CHECKING:
+    from fastsock.core.websocket.consumer import SocketConsumer
+
+
+def _invalid(field: str, message: str) -> ApiError:
+    return ApiError(ErrorCode.INVALID, f"Invalid input: {field}.", details={field: [message]})
+
+
+def _int(data: dict[str, Any], field: str, *, required: bool = True) -> int | None:
+    value = data.get(field)
+    if value is None:
+        if required:
+            raise _invalid(field, "This field is required.")
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise _invalid(field, "Must be a positive integer.")
+    return value
+
+
+def _text(data: dict[str, Any], field: str, *, required: bool = True) -> str | None:
+    value = data.get(field)
+    if value is None:
+        if required:
+            raise _invalid(field, "This field is required.")
+        return None
+    if not isinstance(value, str):
+        raise _invalid(field, "Must be a string.")
+    return value
+
+
+# --- Messages ---------------------------------------------------------------------------------
+
+
+def _send(user: Any, data: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    rate_limit_user(user_id=user.pk, action="chat.message.user")
+    membership = selectors.membership_for(room_id=_int(data, "room_id"), user=user)
+    message, created = services.message_send(
+        membership=membership,
+        content=_text(data, "content", required=False) or "",
+        client_id=_text(data, "client_id"),
+        type=_text(data, "type", required=False),
+        attachment_id=_int(data, "attachment_id", required=False),
+        reply_to_id=_int(data, "reply_to", required=False),
+    )
+    reactions = selectors.reaction_summaries(message_ids=[message.pk], viewer_id=user.pk)
+    return payloads.message_payload(message, reactions=reactions.get(message.pk)), created
+
+
+async def handle_message_send(consumer: SocketConsumer, frame: Frame) -> None:
+    """Store, then ``message.ack`` to this socket (Sent); ``message.new`` reaches members by stream."""
+    client_id = frame.data.get("client_id")
+    try:
+        message, created = await database_sync_to_async(_send)(consumer.user, frame.data)
+    except ApiError as error:
+        if isinstance(client_id, str):
+            # Lets the client mark exactly that local echo as failed.
+            error.details = {**error.details, "client_id": client_id}
+        raise
+    await consumer.send_event(
+        "message.ack", {"client_id": message["client_id"], "message": message, "duplicate": not created}, ref=frame.ref
+    )
+
+
+def _edit(user: Any, data: dict[str, Any]) -> None:
+    rate_limit_user(user_id=user.pk, action="chat.write.user")
+    message, membership = selectors.message_for(message_id=_int(data, "message_id"), user=user)
+    services.message_edit(membership=membership, message=message, content=_text(data, "content") or "")
+
+
+def _delete(user: Any, data: dict[str, Any]) -> None:
+    rate_limit_user(user_id=user.pk, action="chat.write.user")
+    message, membership = selectors.message_for(message_id=_int(data, "message_id"), user=user)
+    services.message_delete(membership=membership, message=message)
+
+
+def _react(user: Any, data: dict[str, Any]) -> None:
+    rate_limit_user(user_id=user.pk, action="chat.reaction.user")
+    on = data.get("on", True)
+    if not isinstance(on, bool):
+        raise _invalid("on", "Must be true or false.")
+    message, membership = selectors.message_for(message_id=_int(data, "message_id"), user=user)
+    emoji = _text(data, "emoji") or ""
+    if on:
+        services.reaction_add(membership=membership, message=message, emoji=emoji)
+    else:
+        services.reaction_remove(membership=membership, message=message, emoji=emoji)
+
+
+def _delivered(user: Any, data: dict[str, Any]) -> None:
+    """Move the delivered watermark of each room up to the highest of the ids this client has."""
+    ids = data.get("message_ids")
+    if not isinstance(ids, list) or not ids or len(ids) > 500:
+        raise _invalid("message_ids", "A list of 1 to 500 message ids.")
+    if any(isinstance(i, bool) or not isinstance(i, int) for i in ids):
+        raise _invalid("message_ids", "Message ids are integers.")
+    highest: dict[int, int] = {}
+    rows = Message.objects.filter(pk__in=ids, room__memberships__user=user).values_list("room_id", "id")
+    for room_id, message_id in rows:
+        highest[room_id] = max(highest.get(room_id, 0), message_id)
+    for room_id, message_id in highest.items():
+        membership = selectors.membership_for(room_id=room_id, user=user)
+        services.room_mark_delivered(membership=membership, message_id=message_id)
+
+
+def _read(user: Any, data: dict[str, Any]) -> None:
+    rate_limit_user(user_id=user.pk, action="chat.write.user")
+    membership = selectors.membership_for(room_id=_int(data, "room_id"), user=user)
+    services.room_mark_read(membership=membership, message_id=_int(data, "message_id", required=False))
+
+
+def _runs(service: Any) -> Any:
+    async def handle(consumer: SocketConsumer, frame: Frame) -> None:
+        await database_sync_to_async(service)(consumer.user, frame.data)
+
+    return handle
+
+
+# --- Typing (ephemeral) -----------------------------------------------------------------------
+
+
+def _typing_recipients(user: Any, data: dict[str, Any]) -> tuple[int, list[int]]:
+    membership = selectors.membership_for(room_id=_int(data, "room_id"), user=user)
+    others = [user_id for user_id in selectors.member_ids(room_id=membership.room_id) if user_id != user.pk]
+    return membership.room_id, others
+
+
+def _relay_typing(room_id: int, user_id: int, recipients: list[int], *, active: bool) -> None:
+    data = {"room_id": room_id, "user_id": user_id, "active": active}
+    for recipient in recipients:
+        publish_now(user_group(recipient), events.TYPING, data)
+
+
+class TypingState:
+    """This socket's typing rooms: repeats throttled, and a forgotten ``typing.stop`` expires."""
+
+    def __init__(self) -> None:
+        self.last_start: dict[int, float] = {}
+        self.expiry: dict[int, asyncio.Task[None]] = {}
+        self.recipients: dict[int, list[int]] = {}
+
+
+def _typing(consumer: SocketConsumer) -> TypingState:
+    state = getattr(consumer, "typing_state", None)
+    if state is None:
+        state = consumer.typing_state = TypingState()
+        consumer.on_disconnect(lambda: _stop_all_typing(consumer, state))
+    return state
+
+
+async def _send_typing(consumer: SocketConsumer, room_id: int, recipients: list[int], *, active: bool) -> None:
+    await database_sync_to_async(_relay_typing)(room_id, consumer.user.pk, recipients, active=active)
+
+
+async def handle_typing_start(consumer: SocketConsumer, frame: Frame) -> None:
+    room_id, recipients = await database_sync_to_async(_typing_recipients)(consumer.user, frame.data)
+    state = _typing(consumer)
+    now = time.monotonic()
+    if room_id in state.expiry:
+        state.expiry.pop(room_id).cancel()
+    state.expiry[room_id] = asyncio.ensure_future(_expire_typing(consumer, state, room_id))
+    state.recipients[room_id] = recipients
+    if now - state.last_start.get(room_id, -1e9) < settings.TYPING_REPEAT_SECONDS:
+        return  # still typing: the others were told moments ago
+    state.last_start[room_id] = now
+    await _send_typing(consumer, room_id, recipients, active=True)
+
+
+async def handle_typing_stop(consumer: SocketConsumer, frame: Frame) -> None:
+    room_id, recipients = await database_sync_to_async(_typing_recipients)(consumer.user, frame.data)
+    state = _typing(consumer)
+    task = state.expiry.pop(room_id, None)
+    if task is not None:
+        task.cancel()
+    state.last_start.pop(room_id, None)
+    state.recipients.pop(room_id, None)
+    await _send_typing(consumer, room_id, recipients, active=False)
+
+
+async def _expire_typing(consumer: SocketConsumer, state: TypingState, room_id: int) -> None:
+    await asyncio.sleep(settings.TYPING_TIMEOUT_SECONDS)
+    state.expiry.pop(room_id, None)
+    state.last_start.pop(room_id, None)
+    recipients = state.recipients.pop(room_id, [])
+    await _send_typing(consumer, room_id, recipients, active=False)
+
+
+async def _stop_all_typing(consumer: SocketConsumer, state: TypingState) -> None:
+    """The socket closed (or the client crashed) mid-typing: tell the others it stopped."""
+    for room_id, task in list(state.expiry.items()):
+        task.cancel()
+        await _send_typing(consumer, room_id, state.recipients.get(room_id, []), active=False)
+    state.expiry.clear()
+
+
+def register() -> None:
+    register_handler("message.send", handle_message_send)
+    register_handler("message.edit", _runs(_edit))
+    register_handler("message.delete", _runs(_delete))
+    register_handler("message.react", _runs(_react))
+    register_handler("message.delivered", _runs(_delivered))
+    register_handler("message.read", _runs(_read))
+    register_handler("typing.start", handle_typing_start)
+    register_handler("typing.stop", handle_typing_stop)

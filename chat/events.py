@@ -1,1 +1,127 @@
-"""The chat app's realtime event names and payload schemas (the protocol, in code)."""
+"""The chat app's realtime events: their names, their payloads, and who receives them.
+
+Every function here runs inside the service's transaction and appends durable events to the
+recipients' streams (fastsock.core.streams), which reach sockets after commit. Recipients are
+the room's members *at that moment*, read in the same transaction: a removed member gets
+nothing more, an added one gets everything from then on, and there is no broadcast path.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Count, IntegerField, OuterRef, Subquery
+from django.db.models.functions import Coalesce
+
+from fastsock.core.streams import Entry, stream_append, stream_append_many
+
+from . import payloads
+from .models import Membership, Message, Reaction, Room
+
+MESSAGE_NEW = "message.new"
+MESSAGE_UPDATED = "message.updated"
+MESSAGE_DELETED = "message.deleted"
+MESSAGE_REACTION = "message.reaction"
+MESSAGE_DELIVERED = "message.delivered"
+MESSAGE_READ = "message.read"
+UNREAD = "unread"
+ROOM_CREATED = "room.created"
+ROOM_UPDATED = "room.updated"
+ROOM_MEMBER_ADDED = "room.member_added"
+ROOM_MEMBER_REMOVED = "room.member_removed"
+# Ephemeral (no seq): relayed to members' sockets, never stored.
+TYPING = "typing"
+# Client → server events handled by chat/consumers.py.
+CLIENT_EVENTS = (
+    "message.send", "message.edit", "message.delete", "message.react", "message.delivered", "message.read",
+    "typing.start", "typing.stop",
+)  # fmt: skip
+
+
+def _member_ids(room_id: int) -> list[int]:
+    return list(Membership.objects.filter(room_id=room_id).values_list("user_id", flat=True))
+
+
+def _unread_by_member(room_id: int, user_ids: list[int]) -> dict[int, int]:
+    """Unread counts of several members of one room, in one query."""
+    unread = (
+        Message.objects.filter(room_id=room_id, deleted_at__isnull=True, sender_id__isnull=False)
+        .filter(id__gt=Coalesce(OuterRef("last_read_message_id"), 0))
+        .exclude(sender_id=OuterRef("user_id"))
+        .order_by()
+        .values("room_id")
+        .annotate(count=Count("id"))
+        .values("count")
+    )
+    rows = Membership.objects.filter(room_id=room_id, user_id__in=user_ids).annotate(
+        unread=Coalesce(Subquery(unread, output_field=IntegerField()), 0)
+    )
+    return dict(rows.values_list("user_id", "unread"))
+
+
+def _unread_entries(room_id: int, user_ids: list[int]) -> list[Entry]:
+    return [
+        (user_id, UNREAD, {"room_id": room_id, "unread_count": count})
+        for user_id, count in _unread_by_member(room_id, user_ids).items()
+    ]
+
+
+def notify_message_new(message: Message) -> None:
+    """``message.new`` to every member (the sender's other devices too), then ``unread`` to the rest."""
+    members = _member_ids(message.room_id)
+    data = {"message": payloads.message_payload(message)}
+    entries: list[Entry] = [(user_id, MESSAGE_NEW, data) for user_id in members]
+    if message.sender_id is not None:
+        others = [user_id for user_id in members if user_id != message.sender_id]
+        entries += _unread_entries(message.room_id, others)
+    stream_append_many(entries)
+
+
+def notify_message_changed(message: Message, *, event: str) -> None:
+    data = {"message": payloads.message_payload(message)}
+    members = _member_ids(message.room_id)
+    entries: list[Entry] = [(user_id, event, data) for user_id in members]
+    if event == MESSAGE_DELETED:
+        # A deleted unread message no longer counts.
+        entries += _unread_entries(message.room_id, [u for u in members if u != message.sender_id])
+    stream_append_many(entries)
+
+
+def reaction_state(message: Message) -> list[dict[str, Any]]:
+    """Per emoji: count and who — each client works out ``me`` for itself."""
+    summary: dict[str, dict[str, Any]] = {}
+    for emoji, user_id in Reaction.objects.filter(message=message).order_by("id").values_list("emoji", "user_id"):
+        entry = summary.setdefault(emoji, {"emoji": emoji, "count": 0, "user_ids": []})
+        entry["count"] += 1
+        entry["user_ids"].append(user_id)
+    return list(summary.values())
+
+
+def notify_reaction(message: Message, *, user_id: int, emoji: str, on: bool) -> None:
+    stream_append(
+        user_ids=_member_ids(message.room_id),
+        event=MESSAGE_REACTION,
+        data={
+            "message_id": message.pk,
+            "room_id": message.room_id,
+            "user_id": user_id,
+            "emoji": emoji,
+            "on": on,
+            "reactions": reaction_state(message),
+        },
+    )
+
+
+def notify_watermark(membership: Membership, *, event: str, message_id: int) -> None:
+    """``message.read``/``message.delivered`` to the room; a read also updates the reader's ``unread``."""
+    data = {"room_id": membership.room_id, "user_id": membership.user_id, "message_id": message_id}
+    entries: list[Entry] = [(user_id, event, data) for user_id in _member_ids(membership.room_id)]
+    if event == MESSAGE_READ:
+        entries += _unread_entries(membership.room_id, [membership.user_id])
+    stream_append_many(entries)
+
+
+def notify_room(room: Room, *, event: str, extra_user_ids: tuple[int, ...] = (), **data: Any) -> None:
+    """Room lifecycle events to the current members (and, for removals, the removed person)."""
+    payload = {"room": payloads.room_payload(room), **data}
+    stream_append(user_ids=[*_member_ids(room.pk), *extra_user_ids], event=event, data=payload)

@@ -18,7 +18,7 @@ from django.utils import timezone
 from accounts.models import User
 from fastsock.core.errors import ApiError, ErrorCode
 
-from . import selectors
+from . import events, selectors
 from .models import Attachment, Membership, Message, MessageEdit, Reaction, ReceiptMark, Room
 
 CLIENT_SENDABLE_TYPES = {Message.Type.TEXT, Message.Type.IMAGE, Message.Type.FILE}
@@ -48,6 +48,7 @@ def direct_key_for(user_a_id: int, user_b_id: int) -> str:
 def _system_message(*, room: Room, content: str) -> Message:
     message = Message.objects.create(room=room, type=Message.Type.SYSTEM, content=content)
     Room.objects.filter(pk=room.pk).update(last_message=message, last_activity_at=message.created_at)
+    events.notify_message_new(message)
     return message
 
 
@@ -83,6 +84,7 @@ def room_create_group(*, creator: User, name: str, member_ids: Iterable[int] = (
     Membership.objects.create(room=room, user=creator, role=Membership.Role.OWNER)
     Membership.objects.bulk_create(Membership(room=room, user=user) for user in others)
     _system_message(room=room, content=f"{creator.name} created the group {name}.")
+    events.notify_room(room, event=events.ROOM_CREATED)
     return room
 
 
@@ -100,6 +102,7 @@ def direct_room_get_or_create(*, user: User, other: User) -> tuple[Room, bool]:
         with transaction.atomic():
             room = Room.objects.create(kind=Room.Kind.DIRECT, direct_key=key, created_by=user)
             Membership.objects.bulk_create([Membership(room=room, user=user), Membership(room=room, user=other)])
+            events.notify_room(room, event=events.ROOM_CREATED)
             return room, True
     except IntegrityError:
         # Another request created the pair's room first; that one is the room.
@@ -122,6 +125,7 @@ def room_rename(*, actor: Membership, name: str) -> Room:
     if new_name != room.name:
         room.name = new_name
         room.save(update_fields=["name", "updated_at"])
+        events.notify_room(room, event=events.ROOM_UPDATED)
         _system_message(room=room, content=f"{actor.user.name} renamed the group to {new_name}.")
     return room
 
@@ -138,6 +142,7 @@ def room_members_add(*, actor: Membership, user_ids: Iterable[int]) -> list[User
         raise _invalid("user_ids", f"A group holds at most {settings.CHAT_MAX_ROOM_MEMBERS} people.")
     Membership.objects.bulk_create((Membership(room=room, user=user) for user in added), ignore_conflicts=True)
     if added:
+        events.notify_room(room, event=events.ROOM_MEMBER_ADDED, user_ids=[user.pk for user in added])
         names = ", ".join(user.name for user in added)
         _system_message(room=room, content=f"{actor.user.name} added {names}.")
     return added
@@ -171,6 +176,7 @@ def room_member_remove(*, actor: Membership, user_id: int) -> None:
         if successor is not None:
             successor.role = Membership.Role.OWNER
             successor.save(update_fields=["role"])
+    events.notify_room(room, event=events.ROOM_MEMBER_REMOVED, extra_user_ids=(target.user_id,), user_id=target.user_id)
     name = target.user.name
     _system_message(room=room, content=f"{name} left." if leaving else f"{actor.user.name} removed {name}.")
 
@@ -268,6 +274,7 @@ def message_send(
         existing = Message.objects.get(sender=sender, client_id=client_id)
         return _same_send_or_conflict(existing, room)
     Room.objects.filter(pk=room.pk).update(last_message=message, last_activity_at=message.created_at)
+    events.notify_message_new(message)
     # The sender's read watermark stays where it is: own messages never count as unread anyway,
     # and moving it here would mark as read what others sent a moment before, unseen.
     return message, True
@@ -302,6 +309,7 @@ def message_edit(*, membership: Membership, message: Message, content: str) -> M
     message.content = content
     message.edited_at = timezone.now()
     message.save(update_fields=["content", "edited_at"])
+    events.notify_message_changed(message, event=events.MESSAGE_UPDATED)
     return message
 
 
@@ -331,6 +339,7 @@ def _tombstone(message: Message, *, deleted_by: User) -> Message:
     message.save(update_fields=["deleted_at", "deleted_by", "content", "attachment"])
     message.reactions.all().delete()
     message.edits.all().delete()
+    events.notify_message_changed(message, event=events.MESSAGE_DELETED)
     return message
 
 
@@ -348,13 +357,19 @@ def reaction_add(*, membership: Membership, message: Message, emoji: str) -> boo
     limit = settings.CHAT_MAX_EMOJI_PER_MESSAGE
     if emoji_used.count() >= limit and not emoji_used.filter(emoji=emoji).exists():
         raise _invalid("emoji", f"A message holds at most {limit} different emoji.")
-    _, created = Reaction.objects.get_or_create(message=message, user=membership.user, emoji=emoji)
+    with transaction.atomic():
+        _, created = Reaction.objects.get_or_create(message=message, user=membership.user, emoji=emoji)
+        if created:
+            events.notify_reaction(message, user_id=membership.user_id, emoji=emoji, on=True)
     return created
 
 
 def reaction_remove(*, membership: Membership, message: Message, emoji: str) -> bool:
     _require_live(message)
-    deleted, _ = Reaction.objects.filter(message=message, user=membership.user, emoji=emoji).delete()
+    with transaction.atomic():
+        deleted, _ = Reaction.objects.filter(message=message, user=membership.user, emoji=emoji).delete()
+        if deleted:
+            events.notify_reaction(message, user_id=membership.user_id, emoji=emoji, on=False)
     return deleted > 0
 
 
@@ -385,6 +400,8 @@ def _advance_watermark(*, membership: Membership, kind: str, message_id: int, no
         ReceiptMark.objects.create(
             room_id=membership.room_id, user_id=membership.user_id, kind=kind, up_to_message_id=message_id, at=now
         )
+        event = events.MESSAGE_READ if kind == ReceiptMark.Kind.READ else events.MESSAGE_DELIVERED
+        events.notify_watermark(membership, event=event, message_id=message_id)
         if kind == ReceiptMark.Kind.READ:
             # What has been read has been delivered.
             _advance_watermark(membership=membership, kind=ReceiptMark.Kind.DELIVERED, message_id=message_id, now=now)

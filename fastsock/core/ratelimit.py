@@ -35,3 +35,8 @@ def rate_limit(request: HttpRequest, *, action: str, key: str | KeyFunction) -> 
             "Too many attempts; try again later.",
             retry_after=max(1, int(usage["time_left"])),
         )
+
+
+def rate_limit_user(*, user_id: int, action: str) -> None:
+    """The same per-person limit for callers without an HTTP request (WebSocket handlers)."""
+    rate_limit(HttpRequest(), action=action, key=lambda _group, _request: str(user_id))

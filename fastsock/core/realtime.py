@@ -17,11 +17,14 @@ def room_group(room_id: int) -> str:
     return f"room.{room_id}"
 
 
-def publish_now(group: str, event: str, data: dict[str, Any], *, seq: int | None = None) -> None:
+def publish_now(
+    group: str, event: str, data: dict[str, Any], *, seq: int | None = None, message_type: str = "realtime.event"
+) -> None:
+    """Send to a group now; ephemeral events (typing, presence) use this directly."""
     layer = get_channel_layer()
     if layer is None:
         return
-    message: dict[str, Any] = {"type": "realtime.event", "event": event, "data": data}
+    message: dict[str, Any] = {"type": message_type, "event": event, "data": data}
     if seq is not None:
         message["seq"] = seq
     async_to_sync(layer.group_send)(group, message)

@@ -135,16 +135,16 @@ async def test_a_flood_of_frames_is_rate_limited(settings):
     await communicator.disconnect()
 
 
-async def test_events_published_to_a_user_reach_only_that_users_sockets():
+async def test_ephemeral_events_published_to_a_user_reach_only_that_users_sockets():
     alice = await make_user("alice")
     bob = await make_user("bob")
     alice_socket, _, _ = await ws_connect(token=await sync_to_async(access_token_for)(alice))
     bob_socket, _, _ = await ws_connect(token=await sync_to_async(access_token_for)(bob))
     await get_channel_layer().group_send(
-        user_group(alice.pk), {"type": "realtime.event", "event": "unread", "data": {"room_id": 1}, "seq": 7}
+        user_group(alice.pk), {"type": "realtime.event", "event": "typing", "data": {"room_id": 1}}
     )
     frame = await alice_socket.receive_json_from(timeout=5)
-    assert frame == {"event": "unread", "data": {"room_id": 1}, "seq": 7}
+    assert frame == {"event": "typing", "data": {"room_id": 1}}
     assert await bob_socket.receive_nothing(timeout=0.2)
     await alice_socket.disconnect()
     await bob_socket.disconnect()

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import time
 from typing import Any
+from urllib.parse import parse_qs
 
 import structlog
+from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
+from fastsock.core import streams
 from fastsock.core.errors import ApiError, ErrorCode
 from fastsock.core.metrics import WEBSOCKET_CONNECTIONS, WEBSOCKET_FRAMES
 from fastsock.core.realtime import user_group
@@ -37,20 +40,46 @@ class FrameBudget:
         return True
 
 
+def requested_since(scope: dict[str, Any]) -> int | None:
+    """The ``?since=<seq>`` a resuming client sent; anything unparsable counts as no resume."""
+    values = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("since")
+    if not values:
+        return None
+    try:
+        since = int(values[0])
+    except ValueError:
+        return -1  # forces a resync: the client's state cannot be trusted
+    return since
+
+
 class SocketConsumer(AsyncWebsocketConsumer):
     async def connect(self) -> None:
         # WebSocketAuthMiddleware refused every unauthenticated handshake before this point.
         self.user = self.scope["user"]
         self.budget = FrameBudget(settings.WS_FRAMES_PER_SECOND, settings.WS_FRAME_BURST)
         self.groups_joined: set[str] = set()
+        self.last_seq = 0
+        self.disconnect_hooks: list[Any] = []
+        # Join first, then read the stream: a poke arriving meanwhile finds last_seq set and
+        # is either already sent (dropped as a repeat) or fetched as part of the gap.
         await self.join_group(user_group(self.user.pk))
         await self.accept()
+        await self.start_stream(requested_since(self.scope))
         self.counted_open = True
         WEBSOCKET_CONNECTIONS.inc()
         structlog.contextvars.bind_contextvars(user_id=self.user.pk)
         logger.info("websocket.connected", user_id=self.user.pk)
 
+    def on_disconnect(self, hook: Any) -> None:
+        """Run ``await hook()`` when this socket closes (apps clean up their per-socket state)."""
+        self.disconnect_hooks.append(hook)
+
     async def disconnect(self, code: int) -> None:
+        for hook in getattr(self, "disconnect_hooks", []):
+            try:
+                await hook()
+            except Exception:
+                logger.exception("websocket.disconnect_hook_failed")
         if getattr(self, "counted_open", False):
             WEBSOCKET_CONNECTIONS.dec()
             self.counted_open = False
@@ -118,5 +147,41 @@ class SocketConsumer(AsyncWebsocketConsumer):
         await self.send(text_data=protocol.error_frame(error, ref))
 
     async def realtime_event(self, message: dict[str, Any]) -> None:
-        """Forward an event that a service published to one of this socket's groups."""
-        await self.send_event(message["event"], message["data"], seq=message.get("seq"))
+        """Forward an ephemeral event (typing, presence) published to one of this socket's groups."""
+        await self.send_event(message["event"], message["data"])
+
+    async def start_stream(self, since: int | None) -> None:
+        """Replay what a resuming client missed, or start from now; ``resync`` if too far behind."""
+        last_seq, purged_through = await database_sync_to_async(streams.stream_position)(user_id=self.user.pk)
+        if since is None:
+            self.last_seq = last_seq
+            return
+        if since < purged_through or since > last_seq:
+            # Older than we keep, or from another life of the stream: reload over REST.
+            self.last_seq = last_seq
+            await self.send_event(protocol.EVENT_RESYNC, {"seq": last_seq})
+            return
+        self.last_seq = since
+        await self.catch_up()
+
+    async def catch_up(self) -> None:
+        """Send every stored event after ``last_seq``, in order."""
+        while True:
+            events = await database_sync_to_async(streams.stream_read)(user_id=self.user.pk, after_seq=self.last_seq)
+            for event in events:
+                await self.send_event(event.event, event.data, seq=event.seq)
+                self.last_seq = event.seq
+            if len(events) < streams.READ_BATCH:
+                return
+
+    async def stream_event(self, message: dict[str, Any]) -> None:
+        """A durable event was committed for this user: send it once, in order, with no gap."""
+        seq = message["seq"]
+        if seq <= self.last_seq:
+            return  # already sent during catch-up
+        if seq == self.last_seq + 1:
+            await self.send_event(message["event"], message["data"], seq=seq)
+            self.last_seq = seq
+            return
+        # A poke was lost or overtaken (the layer delivers at most once): the database has it.
+        await self.catch_up()

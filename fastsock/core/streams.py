@@ -1,0 +1,109 @@
+"""Durable per-user event streams: the truth behind WebSocket delivery and resume.
+
+Each user has a stream of events numbered 1, 2, 3 … (``seq``). Appending takes the user's
+stream row lock for the rest of the transaction, so seqs of one user commit in order: a
+reader that has seen ``seq`` N can never later find an N-1 committed behind its back. The
+channel layer only carries a "something new" poke (with the event, to spare a read in the
+common case); a socket that sees a gap reads the missing events from the database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from .models import UserEvent, UserStream
+from .realtime import publish_now, user_group
+
+POKE_TYPE = "stream.event"
+READ_BATCH = 500
+
+
+def _allocate_seqs(counts: dict[int, int]) -> dict[int, int]:
+    """Reserve ``counts[user]`` seqs in each user's stream; return the last one reserved per user.
+
+    Locks the users' stream rows in id order, so that concurrent writers cannot deadlock.
+    """
+    last: dict[int, int] = {}
+    with connection.cursor() as cursor:
+        for user_id in sorted(counts):
+            cursor.execute(
+                "INSERT INTO core_userstream (user_id, last_seq, purged_through) VALUES (%s, %s, 0) "
+                "ON CONFLICT (user_id) DO UPDATE SET last_seq = core_userstream.last_seq + %s "
+                "RETURNING last_seq",
+                [user_id, counts[user_id], counts[user_id]],
+            )
+            last[user_id] = cursor.fetchone()[0]
+    return last
+
+
+Entry = tuple[int, str, dict[str, Any]]
+
+
+def stream_append_many(entries: list[Entry]) -> list[tuple[int, int]]:
+    """Append ``(user_id, event, data)`` entries (several per user allowed, kept in order).
+
+    Must run inside the transaction that made the change, so an event exists exactly when the
+    change does; sockets are poked after commit. Returns ``(user_id, seq)`` per entry.
+    """
+    if not entries:
+        return []
+    if not connection.in_atomic_block:
+        with transaction.atomic():
+            return stream_append_many(entries)
+    counts: dict[int, int] = {}
+    for user_id, _event, _data in entries:
+        counts[user_id] = counts.get(user_id, 0) + 1
+    last = _allocate_seqs(counts)
+    next_seq = {user_id: last[user_id] - counts[user_id] + 1 for user_id in counts}
+    rows: list[UserEvent] = []
+    for user_id, event, data in entries:
+        rows.append(UserEvent(user_id=user_id, seq=next_seq[user_id], event=event, data=data))
+        next_seq[user_id] += 1
+    UserEvent.objects.bulk_create(rows)
+
+    def poke() -> None:
+        for row in rows:
+            publish_now(user_group(row.user_id), row.event, row.data, seq=row.seq, message_type=POKE_TYPE)
+
+    transaction.on_commit(poke, robust=True)
+    return [(row.user_id, row.seq) for row in rows]
+
+
+def stream_append(*, user_ids: Iterable[int], event: str, data: dict[str, Any]) -> dict[int, int]:
+    """Append one event to each user's stream; returns the seq given to each user."""
+    return dict(stream_append_many([(user_id, event, data) for user_id in sorted(set(user_ids))]))
+
+
+def stream_position(*, user_id: int) -> tuple[int, int]:
+    """``(last_seq, purged_through)`` of the user's stream (0, 0 for a user with no events yet)."""
+    row = UserStream.objects.filter(user_id=user_id).values_list("last_seq", "purged_through").first()
+    return row if row is not None else (0, 0)
+
+
+def stream_read(*, user_id: int, after_seq: int, limit: int = READ_BATCH) -> list[UserEvent]:
+    return list(UserEvent.objects.filter(user_id=user_id, seq__gt=after_seq).order_by("seq")[:limit])
+
+
+def stream_purge(*, older_than: timedelta | None = None) -> int:
+    """Drop events past the retention (``STREAM_RETENTION_HOURS``, at least 24 h); return how many."""
+    keep = older_than or timedelta(hours=max(24, settings.STREAM_RETENTION_HOURS))
+    cutoff = timezone.now() - keep
+    purged = 0
+    with transaction.atomic():
+        old = UserEvent.objects.filter(created_at__lt=cutoff)
+        for user_id, max_seq in _max_seq_per_user(old):
+            UserStream.objects.filter(user_id=user_id, purged_through__lt=max_seq).update(purged_through=max_seq)
+        purged, _ = old.delete()
+    return purged
+
+
+def _max_seq_per_user(events: Any) -> list[tuple[int, int]]:
+    from django.db.models import Max
+
+    return list(events.values("user_id").annotate(top=Max("seq")).values_list("user_id", "top"))
