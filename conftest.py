@@ -85,3 +85,11 @@ def unique_ip() -> str:
 
     raw = uuid.uuid4().bytes
     return f"10.{raw[0]}.{raw[1]}.{raw[2]}"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limit_counters(settings: Any) -> None:
+    """Each test counts rate limits from zero, even against a Redis that outlives test runs."""
+    import uuid
+
+    settings.RATELIMIT_CACHE_PREFIX = f"rl:{uuid.uuid4().hex[:12]}:"
