@@ -347,6 +347,9 @@ UPLOAD_IMAGE_MAX_PIXELS = env_int("UPLOAD_IMAGE_MAX_PIXELS", 50_000_000)
 WS_MAX_FRAME_BYTES = env_int("WS_MAX_FRAME_BYTES", 64 * 1024)
 WS_FRAMES_PER_SECOND = env_int("WS_FRAMES_PER_SECOND", 20)
 WS_FRAME_BURST = env_int("WS_FRAME_BURST", 60)
+# More than WS_INVALID_FRAMES_MAX invalid frames within WS_INVALID_FRAMES_WINDOW seconds closes the socket (4008).
+WS_INVALID_FRAMES_MAX = env_int("WS_INVALID_FRAMES_MAX", 20)
+WS_INVALID_FRAMES_WINDOW = env_int("WS_INVALID_FRAMES_WINDOW", 60)
 # Durable events are kept at least this long for clients resuming with ?since= (CONTRACT: >= 24 h).
 STREAM_RETENTION_HOURS = env_int("STREAM_RETENTION_HOURS", 48)
 # Typing: repeats within this window are not relayed again; a start never stopped expires after the timeout.

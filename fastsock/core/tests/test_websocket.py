@@ -148,3 +148,19 @@ async def test_ephemeral_events_published_to_a_user_reach_only_that_users_socket
     assert await bob_socket.receive_nothing(timeout=0.2)
     await alice_socket.disconnect()
     await bob_socket.disconnect()
+
+
+async def test_a_stream_of_invalid_frames_closes_the_socket_with_4008(settings):
+    settings.WS_INVALID_FRAMES_MAX = 3
+    alice = await make_user("alice")
+    communicator, _, _ = await ws_connect(token=await sync_to_async(access_token_for)(alice))
+    for _ in range(4):
+        await communicator.send_to(text_data="{garbage")
+    outputs = []
+    for _ in range(5):
+        output = await communicator.receive_output(timeout=5)
+        outputs.append(output)
+        if output["type"] == "websocket.close":
+            break
+    assert outputs[-1] == {"type": "websocket.close", "code": 4008}
+    assert sum(1 for o in outputs if o["type"] == "websocket.send") == 4

@@ -57,6 +57,10 @@ class SocketConsumer(AsyncWebsocketConsumer):
         # WebSocketAuthMiddleware refused every unauthenticated handshake before this point.
         self.user = self.scope["user"]
         self.budget = FrameBudget(settings.WS_FRAMES_PER_SECOND, settings.WS_FRAME_BURST)
+        # Invalid frames get their own, much smaller budget; running out closes the socket.
+        self.invalid_frames = FrameBudget(
+            settings.WS_INVALID_FRAMES_MAX / settings.WS_INVALID_FRAMES_WINDOW, settings.WS_INVALID_FRAMES_MAX
+        )
         self.groups_joined: set[str] = set()
         self.last_seq = 0
         self.disconnect_hooks: list[Any] = []
@@ -115,6 +119,10 @@ class SocketConsumer(AsyncWebsocketConsumer):
             WEBSOCKET_FRAMES.labels("handled").inc()
         except ApiError as error:
             await self.send_error(error, frame.ref if frame else None)
+            if error.code in (ErrorCode.INVALID, ErrorCode.MALFORMED_REQUEST) and self.invalid_frames.take() is False:
+                # A client that keeps sending garbage is broken or hostile: stop listening to it.
+                logger.warning("websocket.too_many_invalid_frames", user_id=self.user.pk)
+                await self.close(code=protocol.CLOSE_POLICY_VIOLATION_APPLICATION)
         except Exception:
             logger.exception("websocket.handler_failed", event=frame.event if frame else None)
             await self.send_error(

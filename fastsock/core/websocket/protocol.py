@@ -28,6 +28,9 @@ CLOSE_MESSAGE_TOO_BIG = 1009
 CLOSE_POLICY_VIOLATION = 1008
 # The same meaning where a server lets applications send only private-use codes.
 CLOSE_MESSAGE_TOO_BIG_APPLICATION = 4009
+# Policy violation (too many invalid frames). RFC 6455 has 1008, but Daphne lets applications
+# send only 1000 and 3000-4999, so FastSock uses 4008 for it.
+CLOSE_POLICY_VIOLATION_APPLICATION = 4008
 
 MAX_EVENT_NAME_LENGTH = 64
 MAX_REF_LENGTH = 64
