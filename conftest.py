@@ -93,3 +93,25 @@ def _fresh_rate_limit_counters(settings: Any) -> None:
     import uuid
 
     settings.RATELIMIT_CACHE_PREFIX = f"rl:{uuid.uuid4().hex[:12]}:"
+
+
+@pytest.fixture(autouse=True)
+def _no_presence_left_over() -> None:
+    """User ids repeat from test to test: forget every socket an earlier test registered."""
+    from fastsock.core import presence
+
+    presence._local.clear()
+    client = presence._redis()
+    if client is not None:
+        keys = list(client.scan_iter("fastsock:presence:*"))
+        if keys:
+            client.delete(*keys)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_channel_layer() -> None:
+    """A channel layer per test: each async test runs its own event loop, and channels-redis
+    binds its locks to the loop that first used them."""
+    from channels.layers import channel_layers
+
+    channel_layers.backends.clear()

@@ -6,6 +6,9 @@ class ChatConfig(AppConfig):
     verbose_name = "Chat"
 
     def ready(self) -> None:
-        from . import consumers
+        from fastsock.core import presence
+
+        from . import consumers, selectors
 
         consumers.register()
+        presence.register_audience(selectors.co_member_ids)

@@ -206,3 +206,9 @@ def message_receipts(*, message: Message) -> list[dict[str, Any]]:
         delivered_at = marks.get((membership.user_id, ReceiptMark.Kind.DELIVERED)) or read_at
         receipts.append({"user": membership.user, "delivered_at": delivered_at, "read_at": read_at})
     return receipts
+
+
+def co_member_ids(user_id: int) -> list[int]:
+    """Everyone who shares at least one room with the user (who may see their presence)."""
+    rooms = Membership.objects.filter(user_id=user_id).values("room_id")
+    return list(Membership.objects.filter(room_id__in=rooms).values_list("user_id", flat=True).distinct())

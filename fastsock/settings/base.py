@@ -352,6 +352,8 @@ WS_INVALID_FRAMES_MAX = env_int("WS_INVALID_FRAMES_MAX", 20)
 WS_INVALID_FRAMES_WINDOW = env_int("WS_INVALID_FRAMES_WINDOW", 60)
 # Durable events are kept at least this long for clients resuming with ?since= (CONTRACT: >= 24 h).
 STREAM_RETENTION_HOURS = env_int("STREAM_RETENTION_HOURS", 48)
+# A socket counts as open while its heartbeat (every third of this) keeps it fresh.
+PRESENCE_TTL_SECONDS = env_int("PRESENCE_TTL_SECONDS", 60)
 # Typing: repeats within this window are not relayed again; a start never stopped expires after the timeout.
 TYPING_REPEAT_SECONDS = env_int("TYPING_REPEAT_SECONDS", 3)
 TYPING_TIMEOUT_SECONDS = env_int("TYPING_TIMEOUT_SECONDS", 8)

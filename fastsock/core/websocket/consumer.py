@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 from urllib.parse import parse_qs
@@ -11,7 +12,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from fastsock.core import streams
+from fastsock.core import presence, streams
 from fastsock.core.errors import ApiError, ErrorCode
 from fastsock.core.metrics import WEBSOCKET_CONNECTIONS, WEBSOCKET_FRAMES
 from fastsock.core.realtime import user_group
@@ -38,6 +39,16 @@ class FrameBudget:
             return False
         self.tokens -= 1
         return True
+
+
+def mark_seen(user_id: int) -> str:
+    """Store and return (ISO 8601) when the user was last seen."""
+    from django.contrib.auth import get_user_model
+    from django.utils import timezone
+
+    now = timezone.now()
+    get_user_model().objects.filter(pk=user_id).update(last_seen=now)
+    return now.isoformat().replace("+00:00", "Z")
 
 
 def requested_since(scope: dict[str, Any]) -> int | None:
@@ -69,6 +80,7 @@ class SocketConsumer(AsyncWebsocketConsumer):
         await self.join_group(user_group(self.user.pk))
         await self.accept()
         await self.start_stream(requested_since(self.scope))
+        await self.presence_opened()
         self.counted_open = True
         WEBSOCKET_CONNECTIONS.inc()
         structlog.contextvars.bind_contextvars(user_id=self.user.pk)
@@ -78,7 +90,33 @@ class SocketConsumer(AsyncWebsocketConsumer):
         """Run ``await hook()`` when this socket closes (apps clean up their per-socket state)."""
         self.disconnect_hooks.append(hook)
 
+    async def presence_opened(self) -> None:
+        came_online = await database_sync_to_async(presence.socket_opened)(
+            user_id=self.user.pk, channel=self.channel_name
+        )
+        self.heartbeat = asyncio.ensure_future(self.presence_heartbeat())
+        if came_online:
+            await database_sync_to_async(presence.announce)(user_id=self.user.pk, online=True, last_seen=None)
+
+    async def presence_heartbeat(self) -> None:
+        while True:
+            await asyncio.sleep(settings.PRESENCE_TTL_SECONDS / 3)
+            await database_sync_to_async(presence.socket_alive)(user_id=self.user.pk, channel=self.channel_name)
+
+    async def presence_closed(self) -> None:
+        heartbeat = getattr(self, "heartbeat", None)
+        if heartbeat is None:
+            return
+        heartbeat.cancel()
+        went_offline = await database_sync_to_async(presence.socket_closed)(
+            user_id=self.user.pk, channel=self.channel_name
+        )
+        if went_offline:
+            last_seen = await database_sync_to_async(mark_seen)(self.user.pk)
+            await database_sync_to_async(presence.announce)(user_id=self.user.pk, online=False, last_seen=last_seen)
+
     async def disconnect(self, code: int) -> None:
+        await self.presence_closed()
         for hook in getattr(self, "disconnect_hooks", []):
             try:
                 await hook()
