@@ -185,6 +185,9 @@ CELERY_RESULT_EXPIRES = 3600
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TIMEZONE = "UTC"
+CELERY_BEAT_SCHEDULE = {
+    "purge-old-stream-events": {"task": "core.stream_purge", "schedule": 3600.0},
+}
 
 # --- Files ----------------------------------------------------------------------------------
 

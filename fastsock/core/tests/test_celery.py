@@ -68,3 +68,11 @@ def test_a_real_worker_runs_tasks_sent_through_redis(celery_worker_process, sett
         assert time.monotonic() < deadline, "the worker never ran the task"
         time.sleep(0.05)
     assert result.get(timeout=1) == "pong"
+
+
+@pytest.mark.django_db
+def test_the_purge_task_is_scheduled_and_runs():
+    assert any(entry["task"] == "core.stream_purge" for entry in settings.CELERY_BEAT_SCHEDULE.values())
+    from fastsock.core.tasks import stream_purge
+
+    assert stream_purge.apply().get() == 0
