@@ -83,8 +83,9 @@ def room_create_group(*, creator: User, name: str, member_ids: Iterable[int] = (
     room = Room.objects.create(kind=Room.Kind.GROUP, name=name, created_by=creator)
     Membership.objects.create(room=room, user=creator, role=Membership.Role.OWNER)
     Membership.objects.bulk_create(Membership(room=room, user=user) for user in others)
-    _system_message(room=room, content=f"{creator.name} created the group {name}.")
+    # The room first, so that clients know it before its first message arrives.
     events.notify_room(room, event=events.ROOM_CREATED)
+    _system_message(room=room, content=f"{creator.name} created the group {name}.")
     return room
 
 

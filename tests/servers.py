@@ -97,7 +97,16 @@ def _scratch_postgres_database(database_url: str) -> Iterator[str]:
 @contextlib.contextmanager
 def daphne_server(tmp_path: Path, *, extra_env: dict[str, str] | None = None) -> Iterator[RunningServer]:
     """Run FastSock as production does (DEBUG off, collected static files) under a real Daphne."""
-    port = free_port()
+    with daphne_servers(tmp_path, count=1, extra_env=extra_env) as servers:
+        yield servers[0]
+
+
+@contextlib.contextmanager
+def daphne_servers(
+    tmp_path: Path, *, count: int, extra_env: dict[str, str] | None = None
+) -> Iterator[list[RunningServer]]:
+    """Several Daphne processes sharing one database (and Redis, when ``REDIS_URL`` is set)."""
+    ports = [free_port() for _ in range(count)]
     env = {key: value for key, value in os.environ.items() if key not in CONFIG_VARIABLES}
     env.update(
         {
@@ -105,7 +114,7 @@ def daphne_server(tmp_path: Path, *, extra_env: dict[str, str] | None = None) ->
             "DEBUG": "0",
             "SECRET_KEY": secrets.token_urlsafe(50),
             "ALLOWED_HOSTS": "127.0.0.1,localhost",
-            "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+            "PUBLIC_BASE_URL": f"http://127.0.0.1:{ports[0]}",
             # Plain HTTP on loopback: a TLS proxy sits in front in production.
             "SECURE_SSL_REDIRECT": "0",
             "SESSION_COOKIE_SECURE": "0",
@@ -132,24 +141,29 @@ def daphne_server(tmp_path: Path, *, extra_env: dict[str, str] | None = None) ->
                 capture_output=True,
                 timeout=180,
             )
-        log_file = tmp_path / "daphne.log"
-        with log_file.open("wb") as log:
-            process = subprocess.Popen(
-                [sys.executable, "manage.py", "serve", "--host", "127.0.0.1", "--port", str(port)],
-                cwd=BASE_DIR,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        server = RunningServer(f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}", log_file, process, env)
-        try:
+        servers = [stack.enter_context(_serve(tmp_path / f"daphne-{port}.log", port, env)) for port in ports]
+        yield servers
 
-            def ready() -> bool:
-                if process.poll() is not None:
-                    raise RuntimeError(f"Daphne exited with {process.returncode}:\n{server.logs()[-3000:]}")
-                return _answers(f"{server.base_url}/healthz")
 
-            wait_until(ready, timeout=60, what="Daphne to answer /healthz")
-            yield server
-        finally:
-            stop_process(process)
+@contextlib.contextmanager
+def _serve(log_file: Path, port: int, env: dict[str, str]) -> Iterator[RunningServer]:
+    with log_file.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "manage.py", "serve", "--host", "127.0.0.1", "--port", str(port)],
+            cwd=BASE_DIR,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    server = RunningServer(f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}", log_file, process, env)
+    try:
+
+        def ready() -> bool:
+            if process.poll() is not None:
+                raise RuntimeError(f"Daphne exited with {process.returncode}:\n{server.logs()[-3000:]}")
+            return _answers(f"{server.base_url}/healthz")
+
+        wait_until(ready, timeout=60, what="Daphne to answer /healthz")
+        yield server
+    finally:
+        stop_process(process)
