@@ -17,7 +17,7 @@ from django.conf import settings
 
 from fastsock.core.errors import ApiError, ErrorCode
 from fastsock.core.ratelimit import rate_limit_user
-from fastsock.core.realtime import publish_now, user_group
+from fastsock.core.realtime import publish_many, user_group
 from fastsock.core.websocket.protocol import Frame, register_handler
 
 from . import events, payloads, selectors, services
@@ -67,8 +67,10 @@ def _send(user: Any, data: dict[str, Any]) -> tuple[dict[str, Any], bool]:
         attachment_id=_int(data, "attachment_id", required=False),
         reply_to_id=_int(data, "reply_to", required=False),
     )
+    if created:
+        return payloads.message_payload(message), True  # a new message has no reactions yet
     reactions = selectors.reaction_summaries(message_ids=[message.pk], viewer_id=user.pk)
-    return payloads.message_payload(message, reactions=reactions.get(message.pk)), created
+    return payloads.message_payload(message, reactions=reactions.get(message.pk)), False
 
 
 async def handle_message_send(consumer: SocketConsumer, frame: Frame) -> None:
@@ -151,8 +153,8 @@ def _typing_recipients(user: Any, data: dict[str, Any]) -> tuple[int, list[int]]
 
 def _relay_typing(room_id: int, user_id: int, recipients: list[int], *, active: bool) -> None:
     data = {"room_id": room_id, "user_id": user_id, "active": active}
-    for recipient in recipients:
-        publish_now(user_group(recipient), events.TYPING, data)
+    message = {"type": "realtime.event", "event": events.TYPING, "data": data}
+    publish_many([(user_group(recipient), message) for recipient in recipients])
 
 
 class TypingState:

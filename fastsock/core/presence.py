@@ -17,7 +17,7 @@ from typing import Any
 import redis
 from django.conf import settings
 
-from .realtime import publish_now, user_group
+from .realtime import publish_many, user_group
 
 PRESENCE = "presence"
 _KEY = "fastsock:presence:{user_id}"
@@ -102,5 +102,5 @@ def announce(*, user_id: int, online: bool, last_seen: Any) -> None:
     for function in _audiences:
         audience.update(function(user_id))
     audience.discard(user_id)
-    for recipient in sorted(audience):
-        publish_now(user_group(recipient), PRESENCE, data)
+    message = {"type": "realtime.event", "event": PRESENCE, "data": data}
+    publish_many([(user_group(recipient), message) for recipient in sorted(audience)])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -28,6 +29,18 @@ def publish_now(
     if seq is not None:
         message["seq"] = seq
     async_to_sync(layer.group_send)(group, message)
+
+
+def publish_many(messages: list[tuple[str, dict[str, Any]]]) -> None:
+    """Send many ``(group, message)`` pairs at once: concurrently, one round trip, not one each."""
+    layer = get_channel_layer()
+    if layer is None or not messages:
+        return
+
+    async def send_all() -> None:
+        await asyncio.gather(*(layer.group_send(group, message) for group, message in messages))
+
+    async_to_sync(send_all)()
 
 
 def publish_on_commit(group: str, event: str, data: dict[str, Any], *, seq: int | None = None) -> None:

@@ -18,7 +18,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from .models import UserEvent, UserStream
-from .realtime import publish_now, user_group
+from .realtime import publish_many, user_group
 
 POKE_TYPE = "stream.event"
 READ_BATCH = 500
@@ -30,8 +30,19 @@ def _allocate_seqs(counts: dict[int, int]) -> dict[int, int]:
     Locks the users' stream rows in id order, so that concurrent writers cannot deadlock.
     """
     last: dict[int, int] = {}
+    ordered = sorted(counts)
     with connection.cursor() as cursor:
-        for user_id in sorted(counts):
+        if connection.vendor == "postgresql":
+            # One statement for every recipient; rows are upserted (and locked) in user id order.
+            cursor.execute(
+                "INSERT INTO core_userstream (user_id, last_seq, purged_through) "
+                "SELECT u, c, 0 FROM unnest(%s::bigint[], %s::bigint[]) AS t(u, c) ORDER BY u "
+                "ON CONFLICT (user_id) DO UPDATE SET last_seq = core_userstream.last_seq + EXCLUDED.last_seq "
+                "RETURNING user_id, last_seq",
+                [ordered, [counts[user_id] for user_id in ordered]],
+            )
+            return dict(cursor.fetchall())
+        for user_id in ordered:
             cursor.execute(
                 "INSERT INTO core_userstream (user_id, last_seq, purged_through) VALUES (%s, %s, 0) "
                 "ON CONFLICT (user_id) DO UPDATE SET last_seq = core_userstream.last_seq + %s "
@@ -68,8 +79,12 @@ def stream_append_many(entries: list[Entry]) -> list[tuple[int, int]]:
     UserEvent.objects.bulk_create(rows)
 
     def poke() -> None:
-        for row in rows:
-            publish_now(user_group(row.user_id), row.event, row.data, seq=row.seq, message_type=POKE_TYPE)
+        publish_many(
+            [
+                (user_group(row.user_id), {"type": POKE_TYPE, "event": row.event, "data": row.data, "seq": row.seq})
+                for row in rows
+            ]
+        )
 
     transaction.on_commit(poke, robust=True)
     return [(row.user_id, row.seq) for row in rows]
