@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import json
 import os
-import statistics
 import sys
 import tempfile
 import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+from bench.stats import summary
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "fastsock.settings.test")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -29,21 +30,6 @@ from tests.servers import daphne_server  # noqa: E402
 
 MAX_SECONDS_PER_PART = 20
 PASSWORD = "bench-password-not-secret"
-
-
-def percentile(samples: list[float], fraction: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))]
-
-
-def summary(samples_ms: list[float], elapsed: float) -> dict[str, float]:
-    return {
-        "count": len(samples_ms),
-        "per_second": round(len(samples_ms) / elapsed, 1),
-        "p50_ms": round(statistics.median(samples_ms), 2),
-        "p95_ms": round(percentile(samples_ms, 0.95), 2),
-        "max_ms": round(max(samples_ms), 2),
-    }
 
 
 def timed_get(url: str) -> float:

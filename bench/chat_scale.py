@@ -25,7 +25,6 @@ import json
 import os
 import random
 import signal
-import statistics
 import subprocess
 import sys
 import time
@@ -34,6 +33,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+from bench.stats import summary
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -82,22 +83,6 @@ SYLLABLES = SYLLABLE_TEXT.split()
 
 def progress(message: str) -> None:
     print(f"bench.chat_scale: {message}", file=sys.stderr, flush=True)
-
-
-def percentile(samples: list[float], fraction: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))]
-
-
-def summary(samples_ms: list[float], elapsed: float) -> dict[str, float]:
-    return {
-        "count": len(samples_ms),
-        "per_second": round(len(samples_ms) / elapsed, 1),
-        "p50_ms": round(statistics.median(samples_ms), 2),
-        "p95_ms": round(percentile(samples_ms, 0.95), 2),
-        "p99_ms": round(percentile(samples_ms, 0.99), 2),
-        "max_ms": round(max(samples_ms), 2),
-    }
 
 
 # --- The parent: a scratch database around a child process ----------------------------------

@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.stats import percentile
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "fastsock.settings.test")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -78,11 +80,6 @@ class Totals:
     latencies_ms: list[float] = field(default_factory=list)
     received: dict[str, int] = field(default_factory=dict)  # "<receiver>:<client_id>" -> count
     sent_by: dict[str, int] = field(default_factory=dict)
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return round(ordered[min(len(ordered) - 1, int(len(ordered) * fraction))], 2) if ordered else 0.0
 
 
 async def receiver(name: str, socket: Any, totals: Totals, stop: asyncio.Event) -> None:
@@ -188,8 +185,10 @@ async def run_load(servers: list[Any], args: argparse.Namespace) -> dict[str, An
         "deliveries_expected": want, "deliveries": delivered, "lost": max(0, want - len(totals.received)),
         "duplicates": duplicates, "deliveries_per_s": round(delivered / elapsed, 1),
         "latency_ms": {
-            "p50": percentile(totals.latencies_ms, 0.5), "p95": percentile(totals.latencies_ms, 0.95),
-            "p99": percentile(totals.latencies_ms, 0.99), "max": round(max(totals.latencies_ms, default=0), 2),
+            "p50": round(percentile(totals.latencies_ms, 0.5), 2),
+            "p95": round(percentile(totals.latencies_ms, 0.95), 2),
+            "p99": round(percentile(totals.latencies_ms, 0.99), 2),
+            "max": round(max(totals.latencies_ms, default=0), 2),
         },
         "server_cpu_percent": [round((a[0] - b[0]) / elapsed * 100, 1) for a, b in zip(after, before, strict=True)],
         "server_rss_mb": [round(a[1] / 2**20, 1) for a in after],
