@@ -20,7 +20,9 @@ BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
 # --- Core -----------------------------------------------------------------------------------
 
-DEBUG = env_bool("DEBUG", False)
+# With nothing set FastSock runs embedded, for development: DEBUG defaults on. As soon as a real
+# database is configured (a deployment), it defaults off, and then SECRET_KEY is required.
+DEBUG = env_bool("DEBUG", not env_str("DATABASE_URL"))
 
 SECRET_KEY = env_str("SECRET_KEY")
 if not SECRET_KEY:

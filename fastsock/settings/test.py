@@ -3,6 +3,8 @@
 import os
 import tempfile
 
+# Tests run as production does (DEBUG off) unless a test says otherwise.
+os.environ.setdefault("DEBUG", "0")
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-any-deployment-000000000000")
 os.environ.setdefault("MEDIA_ROOT", tempfile.mkdtemp(prefix="fastsock-test-media-"))
 os.environ.setdefault("LOG_LEVEL", "WARNING")

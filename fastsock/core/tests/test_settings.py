@@ -120,3 +120,15 @@ def test_a_bad_boolean_is_named(tmp_path):
     result = run_python(SHOW_SETTINGS, {"DEBUG": "maybe"})
     assert result.returncode != 0
     assert "DEBUG must be a boolean" in result.stderr
+
+
+def test_with_nothing_set_the_embedded_default_runs_in_development_mode(tmp_path):
+    values = show_settings({"MEDIA_ROOT": str(tmp_path)})
+    assert values["engine"] == "django.db.backends.sqlite3"
+    assert values["secure_cookies"] is False
+
+
+def test_a_configured_database_without_a_secret_key_refuses_to_start():
+    result = run_python(SHOW_SETTINGS, {"DATABASE_URL": "postgres://fastsock@127.0.0.1:5432/fastsock"})
+    assert result.returncode != 0
+    assert "SECRET_KEY is not set" in result.stderr
