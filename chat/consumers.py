@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from channels.db import database_sync_to_async
 from django.conf import settings
 
-from fastsock.core.errors import ApiError, ErrorCode
+from fastsock.core.errors import ApiError, invalid_field
 from fastsock.core.ratelimit import rate_limit_user
 from fastsock.core.realtime import publish_many, user_group
 from fastsock.core.websocket.protocol import Frame, register_handler
@@ -27,18 +27,14 @@ if TYPE_CHECKING:
     from fastsock.core.websocket.consumer import SocketConsumer
 
 
-def _invalid(field: str, message: str) -> ApiError:
-    return ApiError(ErrorCode.INVALID, f"Invalid input: {field}.", details={field: [message]})
-
-
 def _int(data: dict[str, Any], field: str, *, required: bool = True) -> int | None:
     value = data.get(field)
     if value is None:
         if required:
-            raise _invalid(field, "This field is required.")
+            raise invalid_field(field, "This field is required.")
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise _invalid(field, "Must be a positive integer.")
+        raise invalid_field(field, "Must be a positive integer.")
     return value
 
 
@@ -46,10 +42,10 @@ def _text(data: dict[str, Any], field: str, *, required: bool = True) -> str | N
     value = data.get(field)
     if value is None:
         if required:
-            raise _invalid(field, "This field is required.")
+            raise invalid_field(field, "This field is required.")
         return None
     if not isinstance(value, str):
-        raise _invalid(field, "Must be a string.")
+        raise invalid_field(field, "Must be a string.")
     return value
 
 
@@ -104,7 +100,7 @@ def _react(user: Any, data: dict[str, Any]) -> None:
     rate_limit_user(user_id=user.pk, action="chat.reaction.user")
     on = data.get("on", True)
     if not isinstance(on, bool):
-        raise _invalid("on", "Must be true or false.")
+        raise invalid_field("on", "Must be true or false.")
     message, membership = selectors.message_for(message_id=_int(data, "message_id"), user=user)
     emoji = _text(data, "emoji") or ""
     if on:
@@ -117,9 +113,9 @@ def _delivered(user: Any, data: dict[str, Any]) -> None:
     """Move the delivered watermark of each room up to the highest of the ids this client has."""
     ids = data.get("message_ids")
     if not isinstance(ids, list) or not ids or len(ids) > 500:
-        raise _invalid("message_ids", "A list of 1 to 500 message ids.")
+        raise invalid_field("message_ids", "A list of 1 to 500 message ids.")
     if any(isinstance(i, bool) or not isinstance(i, int) for i in ids):
-        raise _invalid("message_ids", "Message ids are integers.")
+        raise invalid_field("message_ids", "Message ids are integers.")
     highest: dict[int, int] = {}
     rows = Message.objects.filter(pk__in=ids, room__memberships__user=user).values_list("room_id", "id")
     for room_id, message_id in rows:

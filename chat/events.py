@@ -10,12 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Count, IntegerField, OuterRef, Subquery
-from django.db.models.functions import Coalesce
-
 from fastsock.core.streams import Entry, stream_append, stream_append_many
 
-from . import payloads
+from . import payloads, selectors
 from .models import Membership, Message, Reaction, Room
 
 MESSAGE_NEW = "message.new"
@@ -44,17 +41,8 @@ def _member_ids(room_id: int) -> list[int]:
 
 def _unread_by_member(room_id: int, user_ids: list[int]) -> dict[int, int]:
     """Unread counts of several members of one room, in one query."""
-    unread = (
-        Message.objects.filter(room_id=room_id, deleted_at__isnull=True, sender_id__isnull=False)
-        .filter(id__gt=Coalesce(OuterRef("last_read_message_id"), 0))
-        .exclude(sender_id=OuterRef("user_id"))
-        .order_by()
-        .values("room_id")
-        .annotate(count=Count("id"))
-        .values("count")
-    )
     rows = Membership.objects.filter(room_id=room_id, user_id__in=user_ids).annotate(
-        unread=Coalesce(Subquery(unread, output_field=IntegerField()), 0)
+        unread=selectors.unread_count_subquery()
     )
     return dict(rows.values_list("user_id", "unread"))
 

@@ -42,7 +42,7 @@ from django.db.models import QuerySet, TextField
 from django.db.models.expressions import RawSQL
 
 from accounts.models import User
-from fastsock.core.errors import ApiError, ErrorCode
+from fastsock.core.errors import ApiError, ErrorCode, invalid_field
 
 from .models import Membership, Message
 from .selectors import membership_for
@@ -130,7 +130,7 @@ def message_search(
         raise ApiError(ErrorCode.NOT_AUTHENTICATED, "Authentication is required.")
     words = search_words(query)
     if not 1 <= limit <= MAX_LIMIT:
-        raise _invalid("limit", f"Between 1 and {MAX_LIMIT}.")
+        raise invalid_field("limit", f"Between 1 and {MAX_LIMIT}.")
     ranked = connection.vendor == "postgresql"
     after = _decode_cursor(cursor, ranked=ranked)
     if room_id is not None:
@@ -147,11 +147,11 @@ def message_search(
 def search_words(query: Any) -> list[str]:
     """The distinct words of a query (anything without a letter or digit dropped), or 400."""
     if not isinstance(query, str) or not query.strip():
-        raise _invalid("q", "Type something to search for.")
+        raise invalid_field("q", "Type something to search for.")
     if len(query) > MAX_QUERY_LENGTH:
-        raise _invalid("q", f"At most {MAX_QUERY_LENGTH} characters.")
+        raise invalid_field("q", f"At most {MAX_QUERY_LENGTH} characters.")
     if "\x00" in query:
-        raise _invalid("q", "Null characters are not allowed.")
+        raise invalid_field("q", "Null characters are not allowed.")
     words: list[str] = []
     seen: set[str] = set()
     for word in query.split():
@@ -159,12 +159,8 @@ def search_words(query: Any) -> list[str]:
             seen.add(word.casefold())
             words.append(word)
     if not words:
-        raise _invalid("q", "Search for at least one letter or digit.")
+        raise invalid_field("q", "Search for at least one letter or digit.")
     return words
-
-
-def _invalid(field: str, message: str) -> ApiError:
-    return ApiError(ErrorCode.INVALID, f"Invalid input: {field}.", details={field: [message]})
 
 
 def _with_related(rows: QuerySet[Message]) -> QuerySet[Message]:
@@ -319,4 +315,4 @@ def _decode_cursor(cursor: str | None, *, ranked: bool) -> tuple[float, int] | N
             raise ValueError
         return float(rank), message_id
     except (ValueError, TypeError, UnicodeDecodeError):
-        raise _invalid("cursor", "Not a cursor this API gave out.") from None
+        raise invalid_field("cursor", "Not a cursor this API gave out.") from None

@@ -69,15 +69,27 @@ def member_ids(*, room_id: int) -> list[int]:
 # --- Rooms ------------------------------------------------------------------------------------
 
 
-def unread_count_subquery(*, user: User) -> Subquery:
-    """Live messages from people after the member's read watermark, not sent by the member.
+def unread_messages(*, room_id: Any, after_id: Any, reader_id: Any) -> QuerySet[Message]:
+    """The one unread rule: live messages from people, after the reader's watermark, not theirs.
 
-    System messages (sender null) never count as unread.
+    System messages (sender null) and deleted messages never count. Arguments may be values or
+    ``OuterRef`` expressions, so the same rule serves one member or every row of a query.
     """
+    return (
+        Message.objects.filter(room_id=room_id, deleted_at__isnull=True, sender_id__isnull=False)
+        .filter(id__gt=after_id)
+        .exclude(sender_id=reader_id)
+    )
+
+
+def unread_count_subquery() -> Coalesce:
+    """Annotation for membership rows: that member's unread count in that room, in the same query."""
     unread = (
-        Message.objects.filter(room_id=OuterRef("room_id"), deleted_at__isnull=True, sender_id__isnull=False)
-        .filter(id__gt=Coalesce(OuterRef("last_read_message_id"), 0))
-        .exclude(sender_id=user.pk)
+        unread_messages(
+            room_id=OuterRef("room_id"),
+            after_id=Coalesce(OuterRef("last_read_message_id"), 0),
+            reader_id=OuterRef("user_id"),
+        )
         .order_by()
         .values("room_id")
         .annotate(count=Count("id"))
@@ -87,12 +99,9 @@ def unread_count_subquery(*, user: User) -> Subquery:
 
 
 def unread_count(*, membership: Membership) -> int:
-    return (
-        Message.objects.filter(room_id=membership.room_id, deleted_at__isnull=True, sender_id__isnull=False)
-        .filter(id__gt=membership.last_read_message_id or 0)
-        .exclude(sender_id=membership.user_id)
-        .count()
-    )
+    return unread_messages(
+        room_id=membership.room_id, after_id=membership.last_read_message_id or 0, reader_id=membership.user_id
+    ).count()
 
 
 def membership_list(*, user: User, before: tuple[datetime, int] | None = None, limit: int = 50) -> list[Membership]:
@@ -110,7 +119,7 @@ def membership_list(*, user: User, before: tuple[datetime, int] | None = None, l
             "room__last_message__reply_to",
             "room__last_message__reply_to__sender",
         )
-        .annotate(unread=unread_count_subquery(user=user))
+        .annotate(unread=unread_count_subquery())
         .order_by("-room__last_activity_at", "-room_id")
     )
     if before is not None:

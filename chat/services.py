@@ -16,7 +16,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import User
-from fastsock.core.errors import ApiError, ErrorCode
+from fastsock.core.errors import ApiError, ErrorCode, invalid_field
 
 from . import events, selectors
 from .models import Attachment, Membership, Message, MessageEdit, Reaction, ReceiptMark, Room
@@ -30,10 +30,6 @@ _EMOJI = re.compile(
     "\u00a9\u00ae\u2122\u203c\u2049\u2139\u24c2\u25aa-\u25fe\u2934\u2935\ufe0f\u200d\u20e3#*0-9"
     "\U0001f1e6-\U0001f1ff\U000e0020-\U000e007f]{1,16}|:[a-z0-9_+-]{1,30}:)$"
 )
-
-
-def _invalid(field: str, message: str) -> ApiError:
-    return ApiError(ErrorCode.INVALID, f"Invalid input: {field}.", details={field: [message]})
 
 
 def _forbidden(message: str) -> ApiError:
@@ -57,7 +53,7 @@ def _active_users(user_ids: Iterable[int]) -> list[User]:
     users = list(User.objects.filter(pk__in=ids, is_active=True).order_by("pk"))
     missing = ids - {user.pk for user in users}
     if missing:
-        raise _invalid("member_ids", f"No such people: {', '.join(str(pk) for pk in sorted(missing))}.")
+        raise invalid_field("member_ids", f"No such people: {', '.join(str(pk) for pk in sorted(missing))}.")
     return users
 
 
@@ -67,9 +63,9 @@ def _active_users(user_ids: Iterable[int]) -> list[User]:
 def _clean_room_name(name: str) -> str:
     name = (name or "").strip()
     if not name:
-        raise _invalid("name", "A group needs a name.")
+        raise invalid_field("name", "A group needs a name.")
     if len(name) > 100:
-        raise _invalid("name", "At most 100 characters.")
+        raise invalid_field("name", "At most 100 characters.")
     return name
 
 
@@ -79,7 +75,7 @@ def room_create_group(*, creator: User, name: str, member_ids: Iterable[int] = (
     name = _clean_room_name(name)
     others = [user for user in _active_users(member_ids) if user.pk != creator.pk]
     if len(others) + 1 > settings.CHAT_MAX_ROOM_MEMBERS:
-        raise _invalid("member_ids", f"A group holds at most {settings.CHAT_MAX_ROOM_MEMBERS} people.")
+        raise invalid_field("member_ids", f"A group holds at most {settings.CHAT_MAX_ROOM_MEMBERS} people.")
     room = Room.objects.create(kind=Room.Kind.GROUP, name=name, created_by=creator)
     Membership.objects.create(room=room, user=creator, role=Membership.Role.OWNER)
     Membership.objects.bulk_create(Membership(room=room, user=user) for user in others)
@@ -92,9 +88,9 @@ def room_create_group(*, creator: User, name: str, member_ids: Iterable[int] = (
 def direct_room_get_or_create(*, user: User, other: User) -> tuple[Room, bool]:
     """Return the one direct room of the pair, creating it if needed; safe under races."""
     if user.pk == other.pk:
-        raise _invalid("user_id", "A direct room needs another person.")
+        raise invalid_field("user_id", "A direct room needs another person.")
     if not other.is_active:
-        raise _invalid("user_id", "No such person.")
+        raise invalid_field("user_id", "No such person.")
     key = direct_key_for(user.pk, other.pk)
     existing = Room.objects.filter(direct_key=key).first()
     if existing is not None:
@@ -140,7 +136,7 @@ def room_members_add(*, actor: Membership, user_ids: Iterable[int]) -> list[User
     present = set(Membership.objects.filter(room=room).values_list("user_id", flat=True))
     added = [user for user in users if user.pk not in present]
     if len(present) + len(added) > settings.CHAT_MAX_ROOM_MEMBERS:
-        raise _invalid("user_ids", f"A group holds at most {settings.CHAT_MAX_ROOM_MEMBERS} people.")
+        raise invalid_field("user_ids", f"A group holds at most {settings.CHAT_MAX_ROOM_MEMBERS} people.")
     Membership.objects.bulk_create((Membership(room=room, user=user) for user in added), ignore_conflicts=True)
     if added:
         events.notify_room(room, event=events.ROOM_MEMBER_ADDED, user_ids=[user.pk for user in added])
@@ -188,7 +184,7 @@ def room_member_set_role(*, actor: Membership, user_id: int, role: str) -> Membe
     if actor.role != Membership.Role.OWNER:
         raise _forbidden("Only owners may change roles.")
     if role not in Membership.Role.values:
-        raise _invalid("role", f"One of: {', '.join(Membership.Role.values)}.")
+        raise invalid_field("role", f"One of: {', '.join(Membership.Role.values)}.")
     target = Membership.objects.select_related("user").filter(room=actor.room, user_id=user_id).first()
     if target is None:
         raise ApiError(ErrorCode.NOT_FOUND, "That person is not in this room.")
@@ -207,11 +203,11 @@ def _clean_content(content: Any, *, required: bool) -> str:
     if content is None:
         content = ""
     if not isinstance(content, str):
-        raise _invalid("content", "Must be text.")
+        raise invalid_field("content", "Must be text.")
     if len(content) > settings.CHAT_MESSAGE_MAX_LENGTH:
-        raise _invalid("content", f"At most {settings.CHAT_MESSAGE_MAX_LENGTH} characters.")
+        raise invalid_field("content", f"At most {settings.CHAT_MESSAGE_MAX_LENGTH} characters.")
     if required and not content.strip():
-        raise _invalid("content", "A message needs some text or an attachment.")
+        raise invalid_field("content", "A message needs some text or an attachment.")
     return content
 
 
@@ -233,7 +229,7 @@ def message_send(
     room = membership.room
     if client_id is not None:
         if not isinstance(client_id, str) or not _CLIENT_ID.match(client_id):
-            raise _invalid("client_id", "1 to 64 characters of letters, digits and . _ : -")
+            raise invalid_field("client_id", "1 to 64 characters of letters, digits and . _ : -")
         existing = Message.objects.filter(sender=sender, client_id=client_id).first()
         if existing is not None:
             return _same_send_or_conflict(existing, room)
@@ -242,7 +238,7 @@ def message_send(
     if attachment_id is not None:
         attachment = Attachment.objects.filter(pk=attachment_id, uploader=sender).first()
         if attachment is None:
-            raise _invalid("attachment_id", "No such upload of yours.")
+            raise invalid_field("attachment_id", "No such upload of yours.")
     content = _clean_content(content, required=attachment is None)
     message_type = type or (
         (Message.Type.IMAGE if attachment.kind == Attachment.Kind.IMAGE else Message.Type.FILE)
@@ -250,14 +246,14 @@ def message_send(
         else Message.Type.TEXT
     )
     if message_type not in CLIENT_SENDABLE_TYPES:
-        raise _invalid("type", "Clients may send text, image or file messages.")
+        raise invalid_field("type", "Clients may send text, image or file messages.")
     if message_type != Message.Type.TEXT and attachment is None:
-        raise _invalid("attachment_id", f"A {message_type} message needs an attachment.")
+        raise invalid_field("attachment_id", f"A {message_type} message needs an attachment.")
     reply_to = None
     if reply_to_id is not None:
         reply_to = Message.objects.filter(pk=reply_to_id, room=room).first()
         if reply_to is None:
-            raise _invalid("reply_to", "No such message in this room.")
+            raise invalid_field("reply_to", "No such message in this room.")
 
     try:
         with transaction.atomic():
@@ -346,7 +342,7 @@ def _tombstone(message: Message, *, deleted_by: User) -> Message:
 
 def _clean_emoji(emoji: Any) -> str:
     if not isinstance(emoji, str) or not _EMOJI.match(emoji):
-        raise _invalid("emoji", "One emoji (or a :shortcode:).")
+        raise invalid_field("emoji", "One emoji (or a :shortcode:).")
     return emoji
 
 
@@ -357,7 +353,7 @@ def reaction_add(*, membership: Membership, message: Message, emoji: str) -> boo
     emoji_used = Reaction.objects.filter(message=message).values("emoji").distinct()
     limit = settings.CHAT_MAX_EMOJI_PER_MESSAGE
     if emoji_used.count() >= limit and not emoji_used.filter(emoji=emoji).exists():
-        raise _invalid("emoji", f"A message holds at most {limit} different emoji.")
+        raise invalid_field("emoji", f"A message holds at most {limit} different emoji.")
     with transaction.atomic():
         _, created = Reaction.objects.get_or_create(message=message, user=membership.user, emoji=emoji)
         if created:
@@ -416,9 +412,9 @@ def _message_id_in_room(*, membership: Membership, message_id: Any) -> int | Non
     try:
         message_id = int(message_id)
     except (TypeError, ValueError):
-        raise _invalid("message_id", "Must be a message id.") from None
+        raise invalid_field("message_id", "Must be a message id.") from None
     if not Message.objects.filter(pk=message_id, room_id=membership.room_id).exists():
-        raise _invalid("message_id", "No such message in this room.")
+        raise invalid_field("message_id", "No such message in this room.")
     return message_id
 
 
@@ -442,7 +438,7 @@ def room_mark_delivered(*, membership: Membership, message_id: int) -> bool:
 
 def membership_set_notification_level(*, membership: Membership, level: str) -> Membership:
     if level not in Membership.Notify.values:
-        raise _invalid("notification_level", f"One of: {', '.join(Membership.Notify.values)}.")
+        raise invalid_field("notification_level", f"One of: {', '.join(Membership.Notify.values)}.")
     membership.notification_level = level
     membership.save(update_fields=["notification_level"])
     return membership

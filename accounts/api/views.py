@@ -15,7 +15,7 @@ from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from accounts import selectors, services
 from fastsock.core.errors import ApiError, ErrorCode
-from fastsock.core.ratelimit import client_ip, rate_limit
+from fastsock.core.ratelimit import client_ip, rate_limit, rate_limit_user
 
 from .serializers import ProfileUpdateInput, RegisterInput, UserOutput, UserSearchInput
 
@@ -80,7 +80,7 @@ class UserSearchApi(APIView):
     @extend_schema(parameters=[UserSearchInput], responses=UserOutput(many=True))
     def get(self, request: Request) -> Response:
         """People search for member pickers: active users by username or display name."""
-        rate_limit(request._request, action="accounts.search.user", key=lambda _group, _request: str(request.user.pk))
+        rate_limit_user(user_id=request.user.pk, action="accounts.search.user")
         params = UserSearchInput(data=request.query_params)
         params.is_valid(raise_exception=True)
         limit = params.validated_data["limit"]

@@ -23,19 +23,15 @@ from accounts.models import User
 from chat import payloads, selectors, services
 from chat.api import schema
 from chat.models import Membership
-from fastsock.core.errors import ApiError, ErrorCode
-from fastsock.core.ratelimit import rate_limit
+from fastsock.core.errors import ApiError, ErrorCode, invalid_field
+from fastsock.core.ratelimit import rate_limit_user
 
 DEFAULT_PAGE = 50
 MAX_PAGE = 100
 
 
 def limit_user(request: Request, action: str) -> None:
-    rate_limit(request._request, action=action, key=lambda _group, _request: str(request.user.pk))
-
-
-def _invalid(field: str, message: str) -> ApiError:
-    return ApiError(ErrorCode.INVALID, f"Invalid input: {field}.", details={field: [message]})
+    rate_limit_user(user_id=request.user.pk, action=action)
 
 
 class PageInput(serializers.Serializer):
@@ -63,7 +59,7 @@ def _decode_room_cursor(cursor: str) -> tuple[datetime, int]:
             raise ValueError
         return at, room_id
     except (ValueError, TypeError, json.JSONDecodeError):
-        raise _invalid("cursor", "Not a cursor this API gave out.") from None
+        raise invalid_field("cursor", "Not a cursor this API gave out.") from None
 
 
 def room_list_payload(memberships: list[Membership], user: User) -> list[dict[str, Any]]:
@@ -150,7 +146,7 @@ class DirectRoomApi(APIView):
         data.is_valid(raise_exception=True)
         other = User.objects.filter(pk=data.validated_data["user_id"], is_active=True).first()
         if other is None:
-            raise _invalid("user_id", "No such person.")
+            raise invalid_field("user_id", "No such person.")
         room, created = services.direct_room_get_or_create(user=request.user, other=other)
         membership = selectors.membership_for(room_id=room.pk, user=request.user)
         body = room_detail_payload(membership, request.user)

@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from chat import payloads, search, selectors
-from fastsock.core.ratelimit import rate_limit
+from fastsock.core.ratelimit import rate_limit_user
 
 
 class SearchInput(serializers.Serializer):
@@ -35,7 +35,7 @@ class SearchApi(APIView):
     )
     def get(self, request: Request) -> Response:
         """Messages in the caller's rooms containing every word, best match first."""
-        rate_limit(request._request, action="chat.search.user", key=lambda _group, _request: str(request.user.pk))
+        rate_limit_user(user_id=request.user.pk, action="chat.search.user")
         data = SearchInput(data=request.query_params)
         data.is_valid(raise_exception=True)
         values = data.validated_data

@@ -29,7 +29,7 @@ from chat import payloads, selectors, uploads
 from chat.api.schema import AttachmentSchema
 from chat.models import Attachment
 from fastsock.core.errors import ApiError, ErrorCode
-from fastsock.core.ratelimit import rate_limit
+from fastsock.core.ratelimit import rate_limit_user
 
 logger = structlog.get_logger(__name__)
 
@@ -86,7 +86,7 @@ class AnyAcceptNegotiation(DefaultContentNegotiation):
 
 
 def limit_uploads(request: Request) -> None:
-    rate_limit(request._request, action="chat.upload.user", key=lambda _group, _request: str(request.user.pk))
+    rate_limit_user(user_id=request.user.pk, action="chat.upload.user")
 
 
 class FileUploadView(APIView):

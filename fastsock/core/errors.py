@@ -73,5 +73,10 @@ class ApiError(Exception):
         return error_payload(self.code, self.message, self.details)
 
 
+def invalid_field(field: str, message: str) -> ApiError:
+    """A 400 naming the one field that is wrong, as every API and socket handler reports it."""
+    return ApiError(ErrorCode.INVALID, f"Invalid input: {field}.", details={field: [message]})
+
+
 def error_payload(code: ErrorCode | str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
     return {"error": {"code": str(code), "message": message, "details": details or {}}}
