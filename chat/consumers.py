@@ -17,7 +17,7 @@ from django.conf import settings
 
 from fastsock.core.errors import ApiError, invalid_field
 from fastsock.core.ratelimit import rate_limit_user
-from fastsock.core.realtime import publish_many, user_group
+from fastsock.core.realtime import publish_ephemeral
 from fastsock.core.websocket.protocol import Frame, register_handler
 
 from . import events, payloads, selectors, services
@@ -148,9 +148,7 @@ def _typing_recipients(user: Any, data: dict[str, Any]) -> tuple[int, list[int]]
 
 
 def _relay_typing(room_id: int, user_id: int, recipients: list[int], *, active: bool) -> None:
-    data = {"room_id": room_id, "user_id": user_id, "active": active}
-    message = {"type": "realtime.event", "event": events.TYPING, "data": data}
-    publish_many([(user_group(recipient), message) for recipient in recipients])
+    publish_ephemeral(recipients, events.TYPING, {"room_id": room_id, "user_id": user_id, "active": active})
 
 
 class TypingState:

@@ -35,10 +35,6 @@ CLIENT_EVENTS = (
 )  # fmt: skip
 
 
-def _member_ids(room_id: int) -> list[int]:
-    return list(Membership.objects.filter(room_id=room_id).values_list("user_id", flat=True))
-
-
 def _unread_by_member(room_id: int, user_ids: list[int]) -> dict[int, int]:
     """Unread counts of several members of one room, in one query."""
     rows = Membership.objects.filter(room_id=room_id, user_id__in=user_ids).annotate(
@@ -56,7 +52,7 @@ def _unread_entries(room_id: int, user_ids: list[int]) -> list[Entry]:
 
 def notify_message_new(message: Message) -> None:
     """``message.new`` to every member (the sender's other devices too), then ``unread`` to the rest."""
-    members = _member_ids(message.room_id)
+    members = selectors.member_ids(room_id=message.room_id)
     data = {"message": payloads.message_payload(message)}
     entries: list[Entry] = [(user_id, MESSAGE_NEW, data) for user_id in members]
     if message.sender_id is not None:
@@ -67,7 +63,7 @@ def notify_message_new(message: Message) -> None:
 
 def notify_message_changed(message: Message, *, event: str) -> None:
     data = {"message": payloads.message_payload(message)}
-    members = _member_ids(message.room_id)
+    members = selectors.member_ids(room_id=message.room_id)
     entries: list[Entry] = [(user_id, event, data) for user_id in members]
     if event == MESSAGE_DELETED:
         # A deleted unread message no longer counts.
@@ -87,7 +83,7 @@ def reaction_state(message: Message) -> list[dict[str, Any]]:
 
 def notify_reaction(message: Message, *, user_id: int, emoji: str, on: bool) -> None:
     stream_append(
-        user_ids=_member_ids(message.room_id),
+        user_ids=selectors.member_ids(room_id=message.room_id),
         event=MESSAGE_REACTION,
         data={
             "message_id": message.pk,
@@ -103,7 +99,7 @@ def notify_reaction(message: Message, *, user_id: int, emoji: str, on: bool) -> 
 def notify_watermark(membership: Membership, *, event: str, message_id: int) -> None:
     """``message.read``/``message.delivered`` to the room; a read also updates the reader's ``unread``."""
     data = {"room_id": membership.room_id, "user_id": membership.user_id, "message_id": message_id}
-    entries: list[Entry] = [(user_id, event, data) for user_id in _member_ids(membership.room_id)]
+    entries: list[Entry] = [(user_id, event, data) for user_id in selectors.member_ids(room_id=membership.room_id)]
     if event == MESSAGE_READ:
         entries += _unread_entries(membership.room_id, [membership.user_id])
     stream_append_many(entries)
@@ -112,4 +108,4 @@ def notify_watermark(membership: Membership, *, event: str, message_id: int) -> 
 def notify_room(room: Room, *, event: str, extra_user_ids: tuple[int, ...] = (), **data: Any) -> None:
     """Room lifecycle events to the current members (and, for removals, the removed person)."""
     payload = {"room": payloads.room_payload(room), **data}
-    stream_append(user_ids=[*_member_ids(room.pk), *extra_user_ids], event=event, data=payload)
+    stream_append(user_ids=[*selectors.member_ids(room_id=room.pk), *extra_user_ids], event=event, data=payload)

@@ -43,10 +43,6 @@ def membership_for(*, room_id: Any, user: User) -> Membership:
     return membership
 
 
-def room_is_member(*, room_id: int, user_id: int) -> bool:
-    return Membership.objects.filter(room_id=room_id, user_id=user_id).exists()
-
-
 def message_for(*, message_id: Any, user: User) -> tuple[Message, Membership]:
     """A message in one of the caller's rooms with the caller's membership there, or 404."""
     try:

@@ -17,7 +17,7 @@ from typing import Any
 import redis
 from django.conf import settings
 
-from .realtime import publish_many, user_group
+from .realtime import publish_ephemeral
 
 PRESENCE = "presence"
 _KEY = "fastsock:presence:{user_id}"
@@ -102,5 +102,4 @@ def announce(*, user_id: int, online: bool, last_seen: Any) -> None:
     for function in _audiences:
         audience.update(function(user_id))
     audience.discard(user_id)
-    message = {"type": "realtime.event", "event": PRESENCE, "data": data}
-    publish_many([(user_group(recipient), message) for recipient in sorted(audience)])
+    publish_ephemeral(audience, PRESENCE, data)

@@ -1,34 +1,22 @@
-"""Publishing realtime events from domain code, only after the transaction commits."""
+"""Sending to sockets through the channel layer.
+
+Durable events go through fastsock.core.streams (stored, then poked here after commit);
+ephemeral ones (typing, presence) are sent directly with :func:`publish_ephemeral`.
+"""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
-from django.db import transaction
 
 
 def user_group(user_id: int) -> str:
+    """Every socket of a user joins this group; it is the only group FastSock sends to."""
     return f"user.{user_id}"
-
-
-def room_group(room_id: int) -> str:
-    return f"room.{room_id}"
-
-
-def publish_now(
-    group: str, event: str, data: dict[str, Any], *, seq: int | None = None, message_type: str = "realtime.event"
-) -> None:
-    """Send to a group now; ephemeral events (typing, presence) use this directly."""
-    layer = get_channel_layer()
-    if layer is None:
-        return
-    message: dict[str, Any] = {"type": message_type, "event": event, "data": data}
-    if seq is not None:
-        message["seq"] = seq
-    async_to_sync(layer.group_send)(group, message)
 
 
 def publish_many(messages: list[tuple[str, dict[str, Any]]]) -> None:
@@ -43,6 +31,7 @@ def publish_many(messages: list[tuple[str, dict[str, Any]]]) -> None:
     async_to_sync(send_all)()
 
 
-def publish_on_commit(group: str, event: str, data: dict[str, Any], *, seq: int | None = None) -> None:
-    """Send ``event`` to ``group`` once the surrounding transaction commits (never if it rolls back)."""
-    transaction.on_commit(lambda: publish_now(group, event, data, seq=seq), robust=True)
+def publish_ephemeral(user_ids: Iterable[int], event: str, data: dict[str, Any]) -> None:
+    """Send an event without ``seq`` to these users' sockets now; it is not stored or replayed."""
+    message = {"type": "realtime.event", "event": event, "data": data}
+    publish_many([(user_group(user_id), message) for user_id in sorted(set(user_ids))])
