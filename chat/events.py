@@ -97,12 +97,18 @@ def notify_reaction(message: Message, *, user_id: int, emoji: str, on: bool) -> 
 
 
 def notify_watermark(membership: Membership, *, event: str, message_id: int) -> None:
-    """``message.read``/``message.delivered`` to the room; a read also updates the reader's ``unread``."""
+    """``message.read``/``message.delivered`` (up to ``message_id``) to the room's members."""
     data = {"room_id": membership.room_id, "user_id": membership.user_id, "message_id": message_id}
-    entries: list[Entry] = [(user_id, event, data) for user_id in selectors.member_ids(room_id=membership.room_id)]
-    if event == MESSAGE_READ:
-        entries += _unread_entries(membership.room_id, [membership.user_id])
-    stream_append_many(entries)
+    stream_append(user_ids=selectors.member_ids(room_id=membership.room_id), event=event, data=data)
+
+
+def notify_unread(membership: Membership, *, unread_count: int) -> None:
+    """The member's own devices learn their new unread count for the room."""
+    stream_append(
+        user_ids=[membership.user_id],
+        event=UNREAD,
+        data={"room_id": membership.room_id, "unread_count": unread_count},
+    )
 
 
 def notify_room(room: Room, *, event: str, extra_user_ids: tuple[int, ...] = (), **data: Any) -> None:

@@ -422,10 +422,14 @@ def _message_id_in_room(*, membership: Membership, message_id: Any) -> int | Non
 def room_mark_read(*, membership: Membership, message_id: int | None = None) -> int:
     """Mark the room read up to ``message_id`` (default: the latest); return the unread count left."""
     target = _message_id_in_room(membership=membership, message_id=message_id)
-    if target is not None:
-        _advance_watermark(membership=membership, kind=ReceiptMark.Kind.READ, message_id=target)
+    moved = target is not None and _advance_watermark(
+        membership=membership, kind=ReceiptMark.Kind.READ, message_id=target
+    )
     membership.refresh_from_db(fields=["last_read_message_id", "last_read_at"])
-    return selectors.unread_count(membership=membership)
+    unread = selectors.unread_count(membership=membership)
+    if moved:
+        events.notify_unread(membership, unread_count=unread)
+    return unread
 
 
 @transaction.atomic
