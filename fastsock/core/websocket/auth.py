@@ -12,7 +12,6 @@ from urllib.parse import parse_qs, urlsplit
 import structlog
 from channels.auth import get_user
 from channels.db import database_sync_to_async
-from channels.security.websocket import WebsocketDenier
 from channels.sessions import SessionMiddlewareStack
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -78,6 +77,18 @@ async def authenticate_scope(scope: Scope) -> AbstractBaseUser | None:
     return user
 
 
+async def refuse_handshake(scope: Scope, receive: Any, send: Any) -> None:
+    """Close before accept (HTTP 403 from Daphne) and return at once.
+
+    Channels' ``WebsocketDenier`` is a full consumer: it subscribes to the channel layer and
+    lingers until the client goes away, which with channels-redis leaves a Redis receive running
+    for every refused handshake. A refusal needs none of that.
+    """
+    message = await receive()
+    if message["type"] == "websocket.connect":
+        await send({"type": "websocket.close"})
+
+
 class WebSocketAuthMiddleware:
     def __init__(self, app: Any) -> None:
         self.app = app
@@ -89,12 +100,12 @@ class WebSocketAuthMiddleware:
         if not origin_allowed(_header(scope, b"origin")):
             logger.warning("websocket.refused", reason="origin", client=client)
             WEBSOCKET_REFUSED.labels("origin").inc()
-            return await WebsocketDenier()(scope, receive, send)
+            return await refuse_handshake(scope, receive, send)
         user = await authenticate_scope(scope)
         if user is None:
             logger.info("websocket.refused", reason="not_authenticated", client=client)
             WEBSOCKET_REFUSED.labels("not_authenticated").inc()
-            return await WebsocketDenier()(scope, receive, send)
+            return await refuse_handshake(scope, receive, send)
         return await self.app({**scope, "user": user}, receive, send)
 
 
