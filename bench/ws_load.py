@@ -52,6 +52,10 @@ SERVER_ENV = {
 }
 
 
+def log(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
 def post(base: str, path: str, body: dict, token: str | None = None) -> dict:
     headers = {"Content-Type": "application/json"}
     if token:
@@ -126,6 +130,7 @@ async def sender(name: str, socket: Any, room_id: int, interval: float, until: f
 async def run_load(servers: list[Any], args: argparse.Namespace) -> dict[str, Any]:
     base = servers[0].base_url
     users = []
+    log(f"setup: registering {args.users} users")
     for n in range(args.users):
         name = f"user{n}"
         profile = post(base, "/api/v1/auth/register", {"username": name, "password": PASSWORD})
@@ -153,6 +158,7 @@ async def run_load(servers: list[Any], args: argparse.Namespace) -> dict[str, An
     receivers = [asyncio.create_task(receiver(users[i][0], s, totals, stop)) for i, s in enumerate(sockets)]
     await asyncio.sleep(1)
     before = [process_stats(server.process.pid) for server in servers]
+    log(f"load: sending for {args.duration:.0f}s; server pids {[server.process.pid for server in servers]}")
     started = time.monotonic()
     until = started + args.duration
     interval = args.senders / args.rate
@@ -162,6 +168,7 @@ async def run_load(servers: list[Any], args: argparse.Namespace) -> dict[str, An
     ]
     await asyncio.gather(*senders)
     send_elapsed = time.monotonic() - started
+    log("load: sending done, draining")
     recipients_of = {users[i][0]: room_of[i][1] - 1 for i in range(args.senders)}
     want = sum(recipients_of[name] * count for name, count in totals.sent_by.items())
     drain_deadline = time.monotonic() + 15

@@ -35,39 +35,34 @@ CLIENT_EVENTS = (
 )  # fmt: skip
 
 
-def _unread_by_member(room_id: int, user_ids: list[int]) -> dict[int, int]:
-    """Unread counts of several members of one room, in one query."""
-    rows = Membership.objects.filter(room_id=room_id, user_id__in=user_ids).annotate(
-        unread=selectors.unread_count_subquery()
-    )
-    return dict(rows.values_list("user_id", "unread"))
+def _unread_entries(room_id: int, unread_counts: dict[int, int]) -> list[Entry]:
+    return [(user_id, UNREAD, {"room_id": room_id, "unread_count": count}) for user_id, count in unread_counts.items()]
 
 
-def _unread_entries(room_id: int, user_ids: list[int]) -> list[Entry]:
-    return [
-        (user_id, UNREAD, {"room_id": room_id, "unread_count": count})
-        for user_id, count in _unread_by_member(room_id, user_ids).items()
-    ]
+def notify_message_new(message: Message, *, unread_counts: dict[int, int] | None = None) -> None:
+    """``message.new`` to every member (the sender's other devices too), and ``unread`` to those
+    whose count it raised.
 
-
-def notify_message_new(message: Message) -> None:
-    """``message.new`` to every member (the sender's other devices too), then ``unread`` to the rest."""
-    members = selectors.member_ids(room_id=message.room_id)
+    ``unread_counts`` are the new counts of every member but the sender (the service raised
+    them in this transaction), so they also name the recipients; without them (a system
+    message, which counts for nobody) the members are read here.
+    """
+    if unread_counts is None:
+        members = selectors.member_ids(room_id=message.room_id)
+    else:
+        members = [*unread_counts, message.sender_id]
     data = {"message": payloads.message_payload(message)}
     entries: list[Entry] = [(user_id, MESSAGE_NEW, data) for user_id in members]
-    if message.sender_id is not None:
-        others = [user_id for user_id in members if user_id != message.sender_id]
-        entries += _unread_entries(message.room_id, others)
+    entries += _unread_entries(message.room_id, unread_counts or {})
     stream_append_many(entries)
 
 
-def notify_message_changed(message: Message, *, event: str) -> None:
+def notify_message_changed(message: Message, *, event: str, unread_counts: dict[int, int] | None = None) -> None:
+    """An edit or a delete to every member; a delete also tells those it was unread for their new count."""
     data = {"message": payloads.message_payload(message)}
     members = selectors.member_ids(room_id=message.room_id)
     entries: list[Entry] = [(user_id, event, data) for user_id in members]
-    if event == MESSAGE_DELETED:
-        # A deleted unread message no longer counts.
-        entries += _unread_entries(message.room_id, [u for u in members if u != message.sender_id])
+    entries += _unread_entries(message.room_id, unread_counts or {})
     stream_append_many(entries)
 
 

@@ -62,6 +62,10 @@ class Membership(models.Model):
     last_read_at = models.DateTimeField(null=True, blank=True)
     last_delivered_message_id = models.BigIntegerField(null=True, blank=True)
     last_delivered_at = models.DateTimeField(null=True, blank=True)
+    # The member's unread count, kept exact by chat.services: +1 for each message from someone
+    # else, -1 when an unread one is deleted, recounted by the rule (selectors.unread_messages)
+    # whenever the read watermark moves. Sends then need no count over the room's messages.
+    unread_count = models.PositiveIntegerField(default=0)
 
     class Meta:
         constraints = [

@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Case, Count, IntegerField, Max, Min, OuterRef, Q, QuerySet, Subquery, Value, When
-from django.db.models.functions import Coalesce
+from django.db.models import Case, Count, IntegerField, Max, Min, Q, QuerySet, Value, When
 
 from accounts.models import User
 from fastsock.core.errors import ApiError, ErrorCode
@@ -40,6 +39,7 @@ def membership_for(*, room_id: Any, user: User) -> Membership:
     membership = Membership.objects.select_related("room").filter(room_id=room_id, user=user).first()
     if membership is None:
         raise room_not_found()
+    membership.user = user  # already loaded: spares services a query for it
     return membership
 
 
@@ -78,30 +78,15 @@ def unread_messages(*, room_id: Any, after_id: Any, reader_id: Any) -> QuerySet[
     )
 
 
-def unread_count_subquery() -> Coalesce:
-    """Annotation for membership rows: that member's unread count in that room, in the same query."""
-    unread = (
-        unread_messages(
-            room_id=OuterRef("room_id"),
-            after_id=Coalesce(OuterRef("last_read_message_id"), 0),
-            reader_id=OuterRef("user_id"),
-        )
-        .order_by()
-        .values("room_id")
-        .annotate(count=Count("id"))
-        .values("count")
-    )
-    return Coalesce(Subquery(unread, output_field=IntegerField()), 0)
-
-
 def unread_count(*, membership: Membership) -> int:
+    """Count by the rule (services keep ``Membership.unread_count`` equal to this)."""
     return unread_messages(
         room_id=membership.room_id, after_id=membership.last_read_message_id or 0, reader_id=membership.user_id
     ).count()
 
 
 def membership_list(*, user: User, before: tuple[datetime, int] | None = None, limit: int = 50) -> list[Membership]:
-    """The caller's memberships, most recently active room first, with unread counts.
+    """The caller's memberships, most recently active room first (each carries its unread count).
 
     Keyset-paginated on (room.last_activity_at, room.id).
     """
@@ -115,7 +100,6 @@ def membership_list(*, user: User, before: tuple[datetime, int] | None = None, l
             "room__last_message__reply_to",
             "room__last_message__reply_to__sender",
         )
-        .annotate(unread=unread_count_subquery())
         .order_by("-room__last_activity_at", "-room_id")
     )
     if before is not None:

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -55,6 +55,56 @@ def _active_users(user_ids: Iterable[int]) -> list[User]:
     if missing:
         raise invalid_field("member_ids", f"No such people: {', '.join(str(pk) for pk in sorted(missing))}.")
     return users
+
+
+# --- Unread counters ----------------------------------------------------------------------------
+# Membership.unread_count is kept equal to the unread rule (selectors.unread_messages) by the
+# three changes that move it: a message from someone else (+1), the deletion of an unread one
+# (-1) and a move of the read watermark (recount). Each runs in the transaction of its change.
+
+
+def _count_new_message(message: Message) -> dict[int, int]:
+    """+1 for every member but the sender; returns their new counts, by user id."""
+    table = Membership._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET unread_count = unread_count + 1 "  # noqa: S608 - our own table name
+            "WHERE room_id = %s AND user_id <> %s RETURNING user_id, unread_count",
+            [message.room_id, message.sender_id],
+        )
+        return dict(cursor.fetchall())
+
+
+def _uncount_deleted_message(message: Message) -> dict[int, int]:
+    """-1 for every member who had not read it (the sender never counted it); their new counts."""
+    table = Membership._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET unread_count = unread_count - 1 "  # noqa: S608 - our own table name
+            "WHERE room_id = %s AND user_id <> %s AND unread_count > 0 "
+            "AND (last_read_message_id IS NULL OR last_read_message_id < %s) RETURNING user_id, unread_count",
+            [message.room_id, message.sender_id, message.pk],
+        )
+        return dict(cursor.fetchall())
+
+
+def _recount_unread(membership: Membership) -> int:
+    """Count by the rule under the membership's row lock and store it.
+
+    The lock is taken first, in its own statement, so that the count (a later statement, with a
+    later snapshot) sees every send or delete that touched this member's counter before us.
+    """
+    watermark = (
+        Membership.objects.select_for_update()
+        .filter(pk=membership.pk)
+        .values_list("last_read_message_id", flat=True)
+        .first()
+    )
+    membership.last_read_message_id = watermark
+    count = selectors.unread_count(membership=membership)
+    Membership.objects.filter(pk=membership.pk).update(unread_count=count)
+    membership.unread_count = count
+    return count
 
 
 # --- Rooms ------------------------------------------------------------------------------------
@@ -138,6 +188,8 @@ def room_members_add(*, actor: Membership, user_ids: Iterable[int]) -> list[User
     if len(present) + len(added) > settings.CHAT_MAX_ROOM_MEMBERS:
         raise invalid_field("user_ids", f"A group holds at most {settings.CHAT_MAX_ROOM_MEMBERS} people.")
     Membership.objects.bulk_create((Membership(room=room, user=user) for user in added), ignore_conflicts=True)
+    for membership in Membership.objects.filter(room=room, user__in=added):
+        _recount_unread(membership)  # the history they join counts as unread, by the rule
     if added:
         events.notify_room(room, event=events.ROOM_MEMBER_ADDED, user_ids=[user.pk for user in added])
         names = ", ".join(user.name for user in added)
@@ -227,12 +279,8 @@ def message_send(
     """
     sender = membership.user
     room = membership.room
-    if client_id is not None:
-        if not isinstance(client_id, str) or not _CLIENT_ID.match(client_id):
-            raise invalid_field("client_id", "1 to 64 characters of letters, digits and . _ : -")
-        existing = Message.objects.filter(sender=sender, client_id=client_id).first()
-        if existing is not None:
-            return _same_send_or_conflict(existing, room)
+    if client_id is not None and (not isinstance(client_id, str) or not _CLIENT_ID.match(client_id)):
+        raise invalid_field("client_id", "1 to 64 characters of letters, digits and . _ : -")
 
     attachment = None
     if attachment_id is not None:
@@ -255,23 +303,28 @@ def message_send(
         if reply_to is None:
             raise invalid_field("reply_to", "No such message in this room.")
 
-    try:
-        with transaction.atomic():
-            message = Message.objects.create(
-                room=room,
-                sender=sender,
-                type=message_type,
-                content=content,
-                attachment=attachment,
-                reply_to=reply_to,
-                client_id=client_id,
-            )
-    except IntegrityError:
-        # The same client_id raced in from another socket or process; the first one won.
-        existing = Message.objects.get(sender=sender, client_id=client_id)
-        return _same_send_or_conflict(existing, room)
-    Room.objects.filter(pk=room.pk).update(last_message=message, last_activity_at=message.created_at)
-    events.notify_message_new(message)
+    # One transaction for the message, the room's activity, the counters and the events: a
+    # message exists exactly when its events do. A resend needs no look-up first: the unique
+    # (sender, client_id) constraint refuses it inside a savepoint, and the first one is returned.
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                message = Message.objects.create(
+                    room=room,
+                    sender=sender,
+                    type=message_type,
+                    content=content,
+                    attachment=attachment,
+                    reply_to=reply_to,
+                    client_id=client_id,
+                )
+        except IntegrityError:
+            if client_id is None:
+                raise
+            existing = Message.objects.select_related("sender", "attachment").get(sender=sender, client_id=client_id)
+            return _same_send_or_conflict(existing, room)
+        Room.objects.filter(pk=room.pk).update(last_message=message, last_activity_at=message.created_at)
+        events.notify_message_new(message, unread_counts=_count_new_message(message))
     # The sender's read watermark stays where it is: own messages never count as unread anyway,
     # and moving it here would mark as read what others sent a moment before, unseen.
     return message, True
@@ -336,7 +389,8 @@ def _tombstone(message: Message, *, deleted_by: User) -> Message:
     message.save(update_fields=["deleted_at", "deleted_by", "content", "attachment"])
     message.reactions.all().delete()
     message.edits.all().delete()
-    events.notify_message_changed(message, event=events.MESSAGE_DELETED)
+    unread_counts = _uncount_deleted_message(message) if message.sender_id is not None else {}
+    events.notify_message_changed(message, event=events.MESSAGE_DELETED, unread_counts=unread_counts)
     return message
 
 
@@ -425,9 +479,9 @@ def room_mark_read(*, membership: Membership, message_id: int | None = None) -> 
     moved = target is not None and _advance_watermark(
         membership=membership, kind=ReceiptMark.Kind.READ, message_id=target
     )
-    membership.refresh_from_db(fields=["last_read_message_id", "last_read_at"])
-    unread = selectors.unread_count(membership=membership)
-    if moved:
+    previous = membership.unread_count
+    unread = _recount_unread(membership)
+    if moved or unread != previous:
         events.notify_unread(membership, unread_count=unread)
     return unread
 

@@ -14,7 +14,7 @@ def chat_home(request: HttpRequest, room_id: int | None = None) -> HttpResponse:
     memberships = selectors.membership_list(user=request.user, limit=500)
     peers = selectors.direct_peers(room_ids=[m.room_id for m in memberships], user=request.user)
     rooms = [
-        payloads.room_payload(m.room, membership=m, unread_count=m.unread, peer=peers.get(m.room_id))
+        payloads.room_payload(m.room, membership=m, unread_count=m.unread_count, peer=peers.get(m.room_id))
         for m in memberships
     ]
     current = None

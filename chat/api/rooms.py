@@ -68,7 +68,7 @@ def room_list_payload(memberships: list[Membership], user: User) -> list[dict[st
         payloads.room_payload(
             m.room,
             membership=m,
-            unread_count=m.unread,
+            unread_count=m.unread_count,
             peer=peers.get(m.room_id),
             last_message=m.room.last_message,
         )

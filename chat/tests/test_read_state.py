@@ -158,3 +158,66 @@ def test_concurrent_senders_are_all_counted(alice, bob, carol):
     assert unread_in_list(carol, room.pk) == 2 * per_sender
     assert unread_in_list(bob, room.pk) == per_sender
     assert unread_in_list(alice, room.pk) == per_sender
+
+
+def counter_matches_rule(room) -> None:
+    for membership in Membership.objects.filter(room=room):
+        assert membership.unread_count == selectors.unread_count(membership=membership), membership.user.username
+
+
+def test_the_stored_counter_follows_the_rule_through_sends_deletes_reads_and_joins(team, alice, bob, carol, make_user):
+    messages = [send(team, sender, f"m{n}") for n, sender in enumerate([alice, bob, alice, carol, alice, bob])]
+    counter_matches_rule(team)
+    services.room_mark_read(membership=member(team, bob), message_id=messages[2].pk)
+    services.message_delete(membership=member(team, alice), message=messages[0])  # already read by bob
+    services.message_delete(membership=member(team, alice), message=messages[4])  # still unread for bob
+    counter_matches_rule(team)
+    assert member(team, bob).unread_count == 1  # carol's m3
+    dave = make_user("dave")
+    services.room_members_add(actor=member(team, alice), user_ids=[dave.pk])
+    counter_matches_rule(team)
+    assert member(team, dave).unread_count == 4  # the live history from people: m1, m2, m3, m5
+    services.room_mark_read(membership=member(team, dave))
+    counter_matches_rule(team)
+    assert member(team, dave).unread_count == 0
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_reads_racing_sends_and_deletes_keep_the_counter_exact(alice, bob, carol):
+    room = services.room_create_group(creator=alice, name="Race", member_ids=[bob.pk, carol.pk])
+    rounds = 20
+    barrier = threading.Barrier(3)
+    errors: list[BaseException] = []
+
+    def sender(user) -> None:
+        try:
+            membership = selectors.membership_for(room_id=room.pk, user=user)
+            barrier.wait(timeout=10)
+            for n in range(rounds):
+                message, _ = services.message_send(membership=membership, content=f"{n}", client_id=f"r-{n}")
+                if n % 3 == 0:
+                    services.message_delete(membership=membership, message=message)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    def reader() -> None:
+        try:
+            barrier.wait(timeout=10)
+            for _ in range(rounds):
+                services.room_mark_read(membership=selectors.membership_for(room_id=room.pk, user=carol))
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=sender, args=(user,)) for user in (alice, bob)]
+    threads.append(threading.Thread(target=reader))
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors
+    counter_matches_rule(room)

@@ -3,17 +3,19 @@
 Each user has a stream of events numbered 1, 2, 3 … (``seq``). Appending takes the user's
 stream row lock for the rest of the transaction, so seqs of one user commit in order: a
 reader that has seen ``seq`` N can never later find an N-1 committed behind its back. The
-channel layer only carries a "something new" poke (with the event, to spare a read in the
-common case); a socket that sees a gap reads the missing events from the database.
+channel layer only carries a "something new" poke (with the user's new events, to spare a read
+in the common case); a socket that sees a gap reads the missing events from the database.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -60,7 +62,8 @@ def stream_append_many(entries: list[Entry]) -> list[tuple[int, int]]:
     """Append ``(user_id, event, data)`` entries (several per user allowed, kept in order).
 
     Must run inside the transaction that made the change, so an event exists exactly when the
-    change does; sockets are poked after commit. Returns ``(user_id, seq)`` per entry.
+    change does; sockets are poked after commit, one poke per user carrying all of that user's
+    new events. Returns ``(user_id, seq)`` per entry.
     """
     if not entries:
         return []
@@ -72,22 +75,54 @@ def stream_append_many(entries: list[Entry]) -> list[tuple[int, int]]:
         counts[user_id] = counts.get(user_id, 0) + 1
     last = _allocate_seqs(counts)
     next_seq = {user_id: last[user_id] - counts[user_id] + 1 for user_id in counts}
-    rows: list[UserEvent] = []
+    numbered: list[tuple[int, int, str, dict[str, Any]]] = []
     for user_id, event, data in entries:
-        rows.append(UserEvent(user_id=user_id, seq=next_seq[user_id], event=event, data=data))
+        numbered.append((user_id, next_seq[user_id], event, data))
         next_seq[user_id] += 1
-    UserEvent.objects.bulk_create(rows)
+    _insert_events(numbered)
+
+    by_user: dict[int, list[dict[str, Any]]] = {}
+    for user_id, seq, event, data in numbered:
+        by_user.setdefault(user_id, []).append({"seq": seq, "event": event, "data": data})
 
     def poke() -> None:
         publish_many(
-            [
-                (user_group(row.user_id), {"type": POKE_TYPE, "event": row.event, "data": row.data, "seq": row.seq})
-                for row in rows
-            ]
+            [(user_group(user_id), {"type": POKE_TYPE, "events": events}) for user_id, events in by_user.items()]
         )
 
     transaction.on_commit(poke, robust=True)
-    return [(row.user_id, row.seq) for row in rows]
+    return [(user_id, seq) for user_id, seq, _event, _data in numbered]
+
+
+def _insert_events(numbered: list[tuple[int, int, str, dict[str, Any]]]) -> None:
+    """Store the numbered events; on PostgreSQL in one statement, each payload encoded once.
+
+    A message's ``message.new`` goes to every member with the same data: encoding it once per
+    recipient was a large part of a send's cost in big rooms.
+    """
+    now = timezone.now()
+    if connection.vendor != "postgresql":
+        UserEvent.objects.bulk_create(
+            UserEvent(user_id=user_id, seq=seq, event=event, data=data, created_at=now)
+            for user_id, seq, event, data in numbered
+        )
+        return
+    encoded: dict[int, str] = {}
+    users, seqs, names, payloads = [], [], [], []
+    for user_id, seq, event, data in numbered:
+        if id(data) not in encoded:
+            encoded[id(data)] = json.dumps(data, cls=DjangoJSONEncoder, separators=(",", ":"))
+        users.append(user_id)
+        seqs.append(seq)
+        names.append(event)
+        payloads.append(encoded[id(data)])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {UserEvent._meta.db_table} (user_id, seq, event, data, created_at) "  # noqa: S608
+            "SELECT u, s, e, d::jsonb, %s FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::text[]) "
+            "AS t(u, s, e, d)",
+            [now, users, seqs, names, payloads],
+        )
 
 
 def stream_append(*, user_ids: Iterable[int], event: str, data: dict[str, Any]) -> dict[int, int]:

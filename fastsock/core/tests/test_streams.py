@@ -70,7 +70,7 @@ async def test_a_lost_poke_is_filled_in_from_the_database():
     await sync_to_async(streams.UserEvent.objects.create)(user=alice, seq=2, event="unread", data={"n": 2})
     await sync_to_async(UserStream.objects.create)(user=alice, last_seq=2)
     await get_channel_layer().group_send(
-        f"user.{alice.pk}", {"type": "stream.event", "event": "unread", "data": {"n": 2}, "seq": 2}
+        f"user.{alice.pk}", {"type": "stream.event", "events": [{"event": "unread", "data": {"n": 2}, "seq": 2}]}
     )
     frames = [await socket.receive_json_from(timeout=5) for _ in range(2)]
     assert [f["seq"] for f in frames] == [1, 2]

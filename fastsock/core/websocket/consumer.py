@@ -221,13 +221,15 @@ class SocketConsumer(AsyncWebsocketConsumer):
                 return
 
     async def stream_event(self, message: dict[str, Any]) -> None:
-        """A durable event was committed for this user: send it once, in order, with no gap."""
-        seq = message["seq"]
-        if seq <= self.last_seq:
-            return  # already sent during catch-up
-        if seq == self.last_seq + 1:
-            await self.send_event(message["event"], message["data"], seq=seq)
+        """Durable events were committed for this user: send each once, in order, with no gap."""
+        for item in message["events"]:
+            seq = item["seq"]
+            if seq <= self.last_seq:
+                continue  # already sent during catch-up
+            if seq != self.last_seq + 1:
+                # A poke was lost or overtaken (the layer delivers at most once): the database
+                # has everything up to here and beyond.
+                await self.catch_up()
+                return
+            await self.send_event(item["event"], item["data"], seq=seq)
             self.last_seq = seq
-            return
-        # A poke was lost or overtaken (the layer delivers at most once): the database has it.
-        await self.catch_up()
