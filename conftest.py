@@ -120,10 +120,14 @@ def _fresh_channel_layer() -> None:
 @pytest.fixture(scope="session", autouse=True)
 def _close_async_test_connections(django_db_setup: None, django_db_blocker: Any) -> Any:
     """Async tests reach the database from asgiref's single sync thread, which keeps its own
-    connection; close it before the test database is dropped, or PostgreSQL refuses the drop."""
+    connection, and sockets borrow pooled ones; close them all before the test database is
+    dropped, or PostgreSQL refuses the drop."""
     yield
     from asgiref.sync import SyncToAsync
     from django.db import connections
 
     with django_db_blocker.unblock():
         SyncToAsync.single_thread_executor.submit(connections.close_all).result(timeout=30)
+        for connection in connections.all():
+            if getattr(connection, "pool", None) is not None:
+                connection.close_pool()

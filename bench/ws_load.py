@@ -148,6 +148,10 @@ async def run_load(servers: list[Any], args: argparse.Namespace) -> dict[str, An
     for room_id, members in rooms:
         for index in members:
             room_of.setdefault(index, (room_id, len(members)))
+    # Senders are spread over the rooms round-robin (the first member of each room, then the
+    # second…), so that 20 senders in 10 rooms means two per room, not all in the first two.
+    by_position = [members[position] for position in range(args.members) for _room_id, members in rooms]
+    sender_indexes = list(dict.fromkeys(by_position))[: args.senders]
 
     totals = Totals()
     stop = asyncio.Event()
@@ -164,12 +168,12 @@ async def run_load(servers: list[Any], args: argparse.Namespace) -> dict[str, An
     interval = args.senders / args.rate
     senders = [
         asyncio.create_task(sender(users[i][0], sockets[i], room_of[i][0], interval, until, totals))
-        for i in range(args.senders)
+        for i in sender_indexes
     ]
     await asyncio.gather(*senders)
     send_elapsed = time.monotonic() - started
     log("load: sending done, draining")
-    recipients_of = {users[i][0]: room_of[i][1] - 1 for i in range(args.senders)}
+    recipients_of = {users[i][0]: room_of[i][1] - 1 for i in sender_indexes}
     want = sum(recipients_of[name] * count for name, count in totals.sent_by.items())
     drain_deadline = time.monotonic() + 15
     while time.monotonic() < drain_deadline:

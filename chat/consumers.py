@@ -12,12 +12,12 @@ import asyncio
 import time
 from typing import TYPE_CHECKING, Any
 
-from channels.db import database_sync_to_async
 from django.conf import settings
 
 from fastsock.core.errors import ApiError, invalid_field
 from fastsock.core.ratelimit import rate_limit_user
 from fastsock.core.realtime import publish_ephemeral
+from fastsock.core.websocket.db import database_sync_to_async
 from fastsock.core.websocket.protocol import Frame, register_handler
 
 from . import events, payloads, selectors, services

@@ -36,9 +36,11 @@ def membership_for(*, room_id: Any, user: User) -> Membership:
         room_id = int(room_id)
     except (TypeError, ValueError):
         raise room_not_found() from None
-    membership = Membership.objects.select_related("room").filter(room_id=room_id, user=user).first()
-    if membership is None:
+    # At most one row (room, user) is unique: no ORDER BY needed, unlike .first().
+    found = list(Membership.objects.select_related("room").filter(room_id=room_id, user_id=user.pk)[:1])
+    if not found:
         raise room_not_found()
+    membership = found[0]
     membership.user = user  # already loaded: spares services a query for it
     return membership
 

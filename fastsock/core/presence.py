@@ -42,57 +42,67 @@ def _redis() -> redis.Redis | None:
     return _client
 
 
-def _live_count(user_id: int, now: float) -> int:
-    client = _redis()
-    if client is None:
-        with _local_lock:
-            sockets = _local.get(user_id, {})
-            for channel in [c for c, expiry in sockets.items() if expiry <= now]:
-                del sockets[channel]
-            return len(sockets)
-    key = _KEY.format(user_id=user_id)
-    client.zremrangebyscore(key, "-inf", now)
-    return client.zcard(key)
+def _local_change(user_id: int, channel: str, expiry: float | None, now: float) -> tuple[int, int]:
+    with _local_lock:
+        sockets = _local.setdefault(user_id, {})
+        for stale in [c for c, until in sockets.items() if until <= now]:
+            del sockets[stale]
+        before = len(sockets)
+        if expiry is None:
+            sockets.pop(channel, None)
+        else:
+            sockets[channel] = expiry
+        return before, len(sockets)
 
 
-def _set(user_id: int, channel: str, expiry: float | None) -> None:
+def _change(user_id: int, channel: str, expiry: float | None) -> tuple[int, int]:
+    """Set (or, with ``expiry`` None, drop) one socket's entry; return the live socket counts
+    before and after, read atomically with the change.
+
+    Atomic, so that a tab opening while another closes, on any two processes, cannot both
+    miss each other and leave the user announced offline while a socket is open.
+    """
+    now = time.time()
     client = _redis()
     if client is None:
-        with _local_lock:
-            sockets = _local.setdefault(user_id, {})
-            if expiry is None:
-                sockets.pop(channel, None)
-            else:
-                sockets[channel] = expiry
-        return
+        return _local_change(user_id, channel, expiry, now)
     key = _KEY.format(user_id=user_id)
+    pipe = client.pipeline(transaction=True)
+    pipe.zremrangebyscore(key, "-inf", now)
+    pipe.zcard(key)
     if expiry is None:
-        client.zrem(key, channel)
+        pipe.zrem(key, channel)
     else:
-        client.zadd(key, {channel: expiry})
-        client.expire(key, math.ceil(settings.PRESENCE_TTL_SECONDS * 2))
+        pipe.zadd(key, {channel: expiry})
+        pipe.expire(key, math.ceil(settings.PRESENCE_TTL_SECONDS * 2))
+    pipe.zcard(key)
+    results = pipe.execute()
+    return results[1], results[-1]
 
 
 def socket_opened(*, user_id: int, channel: str) -> bool:
     """Register a socket; return whether the user just came online."""
-    now = time.time()
-    was_online = _live_count(user_id, now) > 0
-    _set(user_id, channel, now + settings.PRESENCE_TTL_SECONDS)
-    return not was_online
+    before, _after = _change(user_id, channel, time.time() + settings.PRESENCE_TTL_SECONDS)
+    return before == 0
 
 
 def socket_alive(*, user_id: int, channel: str) -> None:
-    _set(user_id, channel, time.time() + settings.PRESENCE_TTL_SECONDS)
+    _change(user_id, channel, time.time() + settings.PRESENCE_TTL_SECONDS)
 
 
 def socket_closed(*, user_id: int, channel: str) -> bool:
     """Forget a socket; return whether the user just went offline."""
-    _set(user_id, channel, None)
-    return _live_count(user_id, time.time()) == 0
+    _before, after = _change(user_id, channel, None)
+    return after == 0
 
 
 def is_online(*, user_id: int) -> bool:
-    return _live_count(user_id, time.time()) > 0
+    now = time.time()
+    client = _redis()
+    if client is None:
+        with _local_lock:
+            return any(until > now for until in _local.get(user_id, {}).values())
+    return client.zcount(_KEY.format(user_id=user_id), now, "+inf") > 0
 
 
 def announce(*, user_id: int, online: bool, last_seen: Any) -> None:

@@ -121,7 +121,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 DATABASE_URL = env_str("DATABASE_URL")
 if DATABASE_URL:
-    _database = dj_database_url.parse(DATABASE_URL, conn_max_age=0, conn_health_checks=True)
+    # No health check per checkout: with the pool that is a round trip before every query batch.
+    # The pool drops a connection that broke, and retires idle ones (max_idle).
+    _database = dj_database_url.parse(DATABASE_URL, conn_max_age=0, conn_health_checks=False)
     if _database["ENGINE"] != "django.db.backends.postgresql":
         raise ImproperlyConfigured("DATABASE_URL must be a postgres:// URL (PostgreSQL).")
     _pool_max = env_int("DATABASE_POOL_MAX_SIZE", 10)
@@ -129,7 +131,7 @@ if DATABASE_URL:
         # A pool rather than CONN_MAX_AGE: under ASGI persistent connections are per thread
         # and are not reused, so a busy Daphne would open connections without bound.
         _database["OPTIONS"] = {
-            "pool": {"min_size": 1, "max_size": _pool_max, "timeout": 10},
+            "pool": {"min_size": 1, "max_size": _pool_max, "timeout": 10, "max_idle": 300},
         }
     else:
         _database["CONN_MAX_AGE"] = 60
@@ -150,14 +152,15 @@ REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            # Redis pub/sub: a send to a user is one PUBLISH, and each process reads everything
+            # for its sockets over one subscribed connection. It delivers at most once, like
+            # any layer; the layer is only the "something new" signal and durable events are
+            # filled in from the database (fastsock.core.streams). The list-based core layer
+            # cost several round trips per recipient and a blocking read per process.
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
             "CONFIG": {
-                # redis-py 8 reads with a 5 s socket timeout by default, which aborts the layer's
-                # blocking 5 s BZPOPMIN on every idle socket (close 1011). Wait longer than that.
-                "hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
+                "hosts": [REDIS_URL],
                 "prefix": "fastsock:asgi",
-                "capacity": 1000,
-                "expiry": 60,
             },
         }
     }
@@ -362,6 +365,9 @@ PRESENCE_TTL_SECONDS = env_int("PRESENCE_TTL_SECONDS", 60)
 # Typing: repeats within this window are not relayed again; a start never stopped expires after the timeout.
 TYPING_REPEAT_SECONDS = env_int("TYPING_REPEAT_SECONDS", 3)
 TYPING_TIMEOUT_SECONDS = env_int("TYPING_TIMEOUT_SECONDS", 8)
+# Threads per process for sockets' database calls on PostgreSQL (fastsock.core.websocket.db);
+# keep it at or below DATABASE_POOL_MAX_SIZE.
+WS_DB_THREADS = env_int("WS_DB_THREADS", 8)
 
 # --- Metrics --------------------------------------------------------------------------------
 

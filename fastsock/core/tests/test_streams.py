@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
@@ -70,7 +72,7 @@ async def test_a_lost_poke_is_filled_in_from_the_database():
     await sync_to_async(streams.UserEvent.objects.create)(user=alice, seq=2, event="unread", data={"n": 2})
     await sync_to_async(UserStream.objects.create)(user=alice, last_seq=2)
     await get_channel_layer().group_send(
-        f"user.{alice.pk}", {"type": "stream.event", "events": [{"event": "unread", "data": {"n": 2}, "seq": 2}]}
+        f"user.{alice.pk}", {"type": "stream.event", "events": [{"event": "unread", "data_json": '{"n":2}', "seq": 2}]}
     )
     frames = [await socket.receive_json_from(timeout=5) for _ in range(2)]
     assert [f["seq"] for f in frames] == [1, 2]
@@ -107,3 +109,11 @@ async def test_purging_drops_old_events_and_remembers_where():
     purged = await sync_to_async(streams.stream_purge)(older_than=timedelta(seconds=-1))
     assert purged == 3
     assert await sync_to_async(streams.stream_position)(user_id=alice.pk) == (3, 3)
+
+
+async def test_a_frame_from_encoded_data_is_the_frame_from_the_data():
+    data = {"message": {"id": 7, "content": 'quote " and \u00e9 and </script>', "reactions": []}}
+    from fastsock.core.websocket import protocol
+
+    prepared = protocol.encode_encoded_frame("message.new", streams.encode_data(data), seq=12)
+    assert json.loads(prepared) == json.loads(protocol.encode_frame("message.new", data, seq=12))

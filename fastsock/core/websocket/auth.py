@@ -11,7 +11,6 @@ from urllib.parse import parse_qs, urlsplit
 
 import structlog
 from channels.auth import get_user
-from channels.db import database_sync_to_async
 from channels.sessions import SessionMiddlewareStack
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -22,6 +21,8 @@ from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.tokens import AccessToken
 
 from fastsock.core.metrics import WEBSOCKET_REFUSED
+
+from .db import database_sync_to_async
 
 logger = structlog.get_logger(__name__)
 

@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 import structlog
-from channels.db import database_sync_to_async
+from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
@@ -18,6 +18,7 @@ from fastsock.core.metrics import WEBSOCKET_CONNECTIONS, WEBSOCKET_FRAMES
 from fastsock.core.realtime import user_group
 
 from . import protocol
+from .db import database_sync_to_async
 
 logger = structlog.get_logger(__name__)
 
@@ -78,25 +79,36 @@ class SocketConsumer(AsyncWebsocketConsumer):
         # Join first, then read the stream: a poke arriving meanwhile finds last_seq set and
         # is either already sent (dropped as a repeat) or fetched as part of the gap.
         await self.join_group(user_group(self.user.pk))
+        # Counted as open before the client hears it is: a tab closing the moment this one
+        # opens then never finds the user without sockets.
+        came_online = await database_sync_to_async(presence.socket_opened)(
+            user_id=self.user.pk, channel=self.channel_name
+        )
+        self.heartbeat = asyncio.ensure_future(self.presence_heartbeat())
         await self.accept()
         await self.start_stream(requested_since(self.scope))
-        await self.presence_opened()
+        if came_online:
+            await database_sync_to_async(presence.announce)(user_id=self.user.pk, online=True, last_seen=None)
         self.counted_open = True
         WEBSOCKET_CONNECTIONS.inc()
         structlog.contextvars.bind_contextvars(user_id=self.user.pk)
         logger.info("websocket.connected", user_id=self.user.pk)
 
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        """Route a message to its handler, without Channels' per-message connection tidy-up.
+
+        Channels closes stale database connections before every message a consumer handles,
+        which costs a hop to its sync thread for each event delivered to each socket. Our
+        database calls tidy their own connections around each call (``websocket/db.py``).
+        """
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
     def on_disconnect(self, hook: Any) -> None:
         """Run ``await hook()`` when this socket closes (apps clean up their per-socket state)."""
         self.disconnect_hooks.append(hook)
-
-    async def presence_opened(self) -> None:
-        came_online = await database_sync_to_async(presence.socket_opened)(
-            user_id=self.user.pk, channel=self.channel_name
-        )
-        self.heartbeat = asyncio.ensure_future(self.presence_heartbeat())
-        if came_online:
-            await database_sync_to_async(presence.announce)(user_id=self.user.pk, online=True, last_seen=None)
 
     async def presence_heartbeat(self) -> None:
         while True:
@@ -231,5 +243,5 @@ class SocketConsumer(AsyncWebsocketConsumer):
                 # has everything up to here and beyond.
                 await self.catch_up()
                 return
-            await self.send_event(item["event"], item["data"], seq=seq)
+            await self.send(text_data=protocol.encode_encoded_frame(item["event"], item["data_json"], seq=seq))
             self.last_seq = seq

@@ -88,6 +88,12 @@ def encode_frame(event: str, data: dict[str, Any] | None = None, **extra: Any) -
     return json.dumps({"event": event, "data": data or {}, **extra}, separators=(",", ":"), default=str)
 
 
+def encode_encoded_frame(event: str, data_json: str, *, seq: int) -> str:
+    """The frame ``encode_frame(event, data, seq=seq)`` makes, from data already encoded once
+    for every recipient of the event (fastsock.core.streams)."""
+    return f'{{"event":{json.dumps(event)},"data":{data_json},"seq":{int(seq)}}}'
+
+
 def error_frame(error: ApiError, ref: str | None = None) -> str:
     data: dict[str, Any] = {"code": str(error.code), "message": error.message}
     if error.details:
