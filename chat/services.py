@@ -63,15 +63,26 @@ def _active_users(user_ids: Iterable[int]) -> list[User]:
 # (-1) and a move of the read watermark (recount). Each runs in the transaction of its change.
 
 
-def _count_new_message(message: Message) -> dict[int, int]:
-    """+1 for every member but the sender; returns their new counts, by user id."""
-    table = Membership._meta.db_table
+def _record_new_message(message: Message) -> dict[int, int]:
+    """The room's latest activity, and +1 unread for every member but the sender; returns
+    their new counts, by user id. On PostgreSQL in one statement."""
+    rooms, memberships = Room._meta.db_table, Membership._meta.db_table
+    count_others = (
+        f"UPDATE {memberships} SET unread_count = unread_count + 1 "  # noqa: S608 - our own table names
+        "WHERE room_id = %s AND user_id <> %s RETURNING user_id, unread_count"
+    )
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {table} SET unread_count = unread_count + 1 "  # noqa: S608 - our own table name
-            "WHERE room_id = %s AND user_id <> %s RETURNING user_id, unread_count",
-            [message.room_id, message.sender_id],
-        )
+        if connection.vendor == "postgresql":
+            activity = (
+                f"WITH activity AS (UPDATE {rooms} SET last_message_id = %s, last_activity_at = %s WHERE id = %s) "  # noqa: S608
+            )
+            cursor.execute(
+                activity + count_others,
+                [message.pk, message.created_at, message.room_id, message.room_id, message.sender_id],
+            )
+        else:
+            Room.objects.filter(pk=message.room_id).update(last_message=message, last_activity_at=message.created_at)
+            cursor.execute(count_others, [message.room_id, message.sender_id])
         return dict(cursor.fetchall())
 
 
@@ -305,26 +316,30 @@ def message_send(
 
     # One transaction for the message, the room's activity, the counters and the events: a
     # message exists exactly when its events do. A resend needs no look-up first: the unique
-    # (sender, client_id) constraint refuses it inside a savepoint, and the first one is returned.
-    with transaction.atomic():
-        try:
-            with transaction.atomic():
-                message = Message.objects.create(
-                    room=room,
-                    sender=sender,
-                    type=message_type,
-                    content=content,
-                    attachment=attachment,
-                    reply_to=reply_to,
-                    client_id=client_id,
-                )
-        except IntegrityError:
-            if client_id is None:
-                raise
-            existing = Message.objects.select_related("sender", "attachment").get(sender=sender, client_id=client_id)
-            return _same_send_or_conflict(existing, room)
-        Room.objects.filter(pk=room.pk).update(last_message=message, last_activity_at=message.created_at)
-        events.notify_message_new(message, unread_counts=_count_new_message(message))
+    # (sender, client_id) constraint refuses it at the first statement, the transaction rolls
+    # back, and the first message is returned.
+    try:
+        with transaction.atomic():
+            message = Message.objects.create(
+                room=room,
+                sender=sender,
+                type=message_type,
+                content=content,
+                attachment=attachment,
+                reply_to=reply_to,
+                client_id=client_id,
+            )
+            unread_counts = _record_new_message(message)
+            events.notify_message_new(message, unread_counts=unread_counts)
+    except IntegrityError:
+        existing = (
+            Message.objects.select_related("sender", "attachment").filter(sender=sender, client_id=client_id).first()
+            if client_id is not None
+            else None
+        )
+        if existing is None:
+            raise
+        return _same_send_or_conflict(existing, room)
     # The sender's read watermark stays where it is: own messages never count as unread anyway,
     # and moving it here would mark as read what others sent a moment before, unseen.
     return message, True

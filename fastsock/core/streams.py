@@ -14,7 +14,6 @@ from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
-import psycopg
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
@@ -27,50 +26,9 @@ POKE_TYPE = "stream.event"
 READ_BATCH = 500
 
 
-def binding_cursor() -> Any:
-    """A psycopg cursor on Django's connection (so inside its transaction) that sends the
-    parameters apart from the statement.
-
-    Django's cursors bind on the client, quoting every element of an array parameter in
-    Python; for a send to a room of 20 that quoting was a good part of the send's cost.
-    """
-    connection.ensure_connection()
-    return psycopg.Cursor(connection.connection)
-
-
-def _allocate_seqs(counts: dict[int, int]) -> dict[int, int]:
-    """Reserve ``counts[user]`` seqs in each user's stream; return the last one reserved per user.
-
-    Locks the users' stream rows in id order, so that concurrent writers cannot deadlock.
-    """
-    last: dict[int, int] = {}
-    ordered = sorted(counts)
-    if connection.vendor == "postgresql":
-        # One statement for every recipient; rows are upserted (and locked) in user id order.
-        with binding_cursor() as cursor:
-            cursor.execute(
-                "INSERT INTO core_userstream (user_id, last_seq, purged_through) "
-                "SELECT u, c, 0 FROM unnest(%s::bigint[], %s::bigint[]) AS t(u, c) ORDER BY u "
-                "ON CONFLICT (user_id) DO UPDATE SET last_seq = core_userstream.last_seq + EXCLUDED.last_seq "
-                "RETURNING user_id, last_seq",
-                [ordered, [counts[user_id] for user_id in ordered]],
-            )
-            return dict(cursor.fetchall())
-    with connection.cursor() as cursor:
-        for user_id in ordered:
-            cursor.execute(
-                "INSERT INTO core_userstream (user_id, last_seq, purged_through) VALUES (%s, %s, 0) "
-                "ON CONFLICT (user_id) DO UPDATE SET last_seq = core_userstream.last_seq + %s "
-                "RETURNING last_seq",
-                [user_id, counts[user_id], counts[user_id]],
-            )
-            last[user_id] = cursor.fetchone()[0]
-    return last
-
-
 Entry = tuple[int, str, dict[str, Any]]
-# (user id, seq, event, data, data encoded as JSON)
-Numbered = tuple[int, int, str, dict[str, Any], str]
+# (user id, position among that user's entries in this append from 1, event, data, data as JSON)
+Prepared = tuple[int, int, str, dict[str, Any], str]
 
 
 def stream_append_many(entries: list[Entry]) -> list[tuple[int, int]]:
@@ -79,6 +37,9 @@ def stream_append_many(entries: list[Entry]) -> list[tuple[int, int]]:
     Must run inside the transaction that made the change, so an event exists exactly when the
     change does; sockets are poked after commit, one poke per user carrying all of that user's
     new events. Returns ``(user_id, seq)`` per entry.
+
+    Seqs are reserved by upserting the users' stream rows, which locks them (in user id order,
+    so concurrent writers cannot deadlock) until commit: a user's seqs commit in order.
     """
     if not entries:
         return []
@@ -86,23 +47,25 @@ def stream_append_many(entries: list[Entry]) -> list[tuple[int, int]]:
         with transaction.atomic():
             return stream_append_many(entries)
     counts: dict[int, int] = {}
-    for user_id, _event, _data in entries:
-        counts[user_id] = counts.get(user_id, 0) + 1
-    last = _allocate_seqs(counts)
-    next_seq = {user_id: last[user_id] - counts[user_id] + 1 for user_id in counts}
     # Each distinct payload is encoded once, for storage and for every socket's frame alike.
     encoded: dict[int, str] = {}
-    numbered: list[Numbered] = []
+    prepared: list[Prepared] = []
     for user_id, event, data in entries:
+        counts[user_id] = counts.get(user_id, 0) + 1
         if id(data) not in encoded:
             encoded[id(data)] = encode_data(data)
-        numbered.append((user_id, next_seq[user_id], event, data, encoded[id(data)]))
-        next_seq[user_id] += 1
-    _insert_events(numbered)
+        prepared.append((user_id, counts[user_id], event, data, encoded[id(data)]))
+    if connection.vendor == "postgresql":
+        last = _store_postgresql(prepared, counts)
+    else:
+        last = _store_portable(prepared, counts)
 
     by_user: dict[int, list[dict[str, Any]]] = {}
-    for user_id, seq, event, _data, data_json in numbered:
+    appended: list[tuple[int, int]] = []
+    for user_id, position, event, _data, data_json in prepared:
+        seq = last[user_id] - counts[user_id] + position
         by_user.setdefault(user_id, []).append({"seq": seq, "event": event, "data_json": data_json})
+        appended.append((user_id, seq))
 
     def poke() -> None:
         publish_many(
@@ -110,43 +73,79 @@ def stream_append_many(entries: list[Entry]) -> list[tuple[int, int]]:
         )
 
     transaction.on_commit(poke, robust=True)
-    return [(user_id, seq) for user_id, seq, *_rest in numbered]
+    return appended
 
 
 def encode_data(data: dict[str, Any]) -> str:
     return json.dumps(data, cls=DjangoJSONEncoder, separators=(",", ":"))
 
 
-def _insert_events(numbered: list[Numbered]) -> None:
-    """Store the numbered events; on PostgreSQL in one statement, each distinct payload once.
+def _store_postgresql(prepared: list[Prepared], counts: dict[int, int]) -> dict[int, int]:
+    """Reserve the seqs and store the events in one statement; return each user's last seq.
 
-    A message's ``message.new`` goes to every member with the same data: the statement gets
-    the rows and the distinct payloads as two JSON documents, and PostgreSQL copies the
-    payload into each row. (Encoding, or array-quoting, it once per recipient in Python was a
-    large part of a send's cost in big rooms.)
+    The rows and the distinct payloads travel as two JSON documents, and PostgreSQL copies a
+    payload into each row that uses it: a message's ``message.new`` is the same for every
+    member, and encoding (or array-quoting) it once per recipient in Python was a large part
+    of a send's cost in big rooms. One statement rather than two also spares a round trip
+    while the stream rows are locked.
     """
-    now = timezone.now()
-    if connection.vendor != "postgresql":
-        UserEvent.objects.bulk_create(
-            UserEvent(user_id=user_id, seq=seq, event=event, data=data, created_at=now)
-            for user_id, seq, event, data, _json in numbered
-        )
-        return
+    ordered = sorted(counts)
     payloads: list[str] = []
     index_of: dict[str, int] = {}
     rows: list[tuple[int, int, str, int]] = []
-    for user_id, seq, event, _data, data_json in numbered:
+    for user_id, position, event, _data, data_json in prepared:
         if data_json not in index_of:
             index_of[data_json] = len(payloads)
             payloads.append(data_json)
-        rows.append((user_id, seq, event, index_of[data_json]))
+        rows.append((user_id, counts[user_id] - position, event, index_of[data_json]))
+    streams, events = UserStream._meta.db_table, UserEvent._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {UserEvent._meta.db_table} (user_id, seq, event, data, created_at) "  # noqa: S608
-            "SELECT (r->>0)::bigint, (r->>1)::bigint, r->>2, p.list->((r->>3)::int), %s "
-            "FROM jsonb_array_elements(%s::jsonb) AS r, (SELECT %s::jsonb AS list) AS p",
-            [now, json.dumps(rows), "[" + ",".join(payloads) + "]"],
+            f"WITH reserved AS ("  # noqa: S608 - our own table names
+            f" INSERT INTO {streams} (user_id, last_seq, purged_through)"
+            "  SELECT (c->>0)::bigint, (c->>1)::bigint, 0 FROM jsonb_array_elements(%s::jsonb) AS c"
+            "  ORDER BY (c->>0)::bigint"
+            f" ON CONFLICT (user_id) DO UPDATE SET last_seq = {streams}.last_seq + EXCLUDED.last_seq"
+            "  RETURNING user_id, last_seq"
+            f") INSERT INTO {events} (user_id, seq, event, data, created_at)"
+            " SELECT r.user_id, r.last_seq - (e->>1)::bigint, e->>2, p.list->((e->>3)::int), %s"
+            " FROM jsonb_array_elements(%s::jsonb) AS e"
+            " JOIN reserved AS r ON r.user_id = (e->>0)::bigint"
+            " CROSS JOIN (SELECT %s::jsonb AS list) AS p"
+            " RETURNING user_id, seq",
+            [
+                json.dumps([[user_id, counts[user_id]] for user_id in ordered]),
+                timezone.now(),
+                json.dumps(rows),
+                "[" + ",".join(payloads) + "]",
+            ],
         )
+        last: dict[int, int] = {}
+        for user_id, seq in cursor.fetchall():
+            last[user_id] = max(seq, last.get(user_id, 0))
+    return last
+
+
+def _store_portable(prepared: list[Prepared], counts: dict[int, int]) -> dict[int, int]:
+    """The same for SQLite (the embedded default): a statement per user, then one insert."""
+    last: dict[int, int] = {}
+    with connection.cursor() as cursor:
+        for user_id in sorted(counts):
+            cursor.execute(
+                "INSERT INTO core_userstream (user_id, last_seq, purged_through) VALUES (%s, %s, 0) "
+                "ON CONFLICT (user_id) DO UPDATE SET last_seq = core_userstream.last_seq + %s "
+                "RETURNING last_seq",
+                [user_id, counts[user_id], counts[user_id]],
+            )
+            last[user_id] = cursor.fetchone()[0]
+    now = timezone.now()
+    UserEvent.objects.bulk_create(
+        UserEvent(
+            user_id=user_id, seq=last[user_id] - counts[user_id] + position, event=event, data=data, created_at=now
+        )
+        for user_id, position, event, data, _json in prepared
+    )
+    return last
 
 
 def stream_append(*, user_ids: Iterable[int], event: str, data: dict[str, Any]) -> dict[int, int]:

@@ -82,7 +82,7 @@ def test_urls_switch_every_part_to_the_real_services(tmp_path):
     assert values["engine"] == "django.db.backends.postgresql"
     assert values["pool"] is True
     assert values["layer"] == "channels_redis.pubsub.RedisPubSubChannelLayer"
-    assert values["cache"] == "django.core.cache.backends.redis.RedisCache"
+    assert values["cache"] == "fastsock.core.cache.OneTripRedisCache"
     assert values["broker"] == "redis://127.0.0.1:6379/3"
     assert values["eager"] is False
     assert values["storage"] == "storages.backends.s3.S3Storage"
