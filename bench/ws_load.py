@@ -109,8 +109,10 @@ async def receiver(name: str, socket: Any, totals: Totals, stop: asyncio.Event) 
             totals.latencies_ms.append((time.time() - float(sent_at)) * 1000)
 
 
-async def sender(name: str, socket: Any, room_id: int, interval: float, until: float, totals: Totals) -> None:
-    next_at = time.monotonic()
+async def sender(
+    name: str, socket: Any, room_id: int, interval: float, offset: float, until: float, totals: Totals
+) -> None:
+    next_at = time.monotonic() + offset
     n = 0
     while next_at < until:
         await asyncio.sleep(max(0.0, next_at - time.monotonic()))
@@ -167,8 +169,11 @@ async def run_load(servers: list[Any], args: argparse.Namespace) -> dict[str, An
     until = started + args.duration
     interval = args.senders / args.rate
     senders = [
-        asyncio.create_task(sender(users[i][0], sockets[i], room_of[i][0], interval, until, totals))
-        for i in sender_indexes
+        # Staggered: together the senders send evenly at --rate, not in bursts of --senders.
+        asyncio.create_task(
+            sender(users[i][0], sockets[i], room_of[i][0], interval, n * interval / len(sender_indexes), until, totals)
+        )
+        for n, i in enumerate(sender_indexes)
     ]
     await asyncio.gather(*senders)
     send_elapsed = time.monotonic() - started
@@ -238,7 +243,7 @@ def main() -> None:
     parser.add_argument("--senders", type=int, default=5)
     parser.add_argument("--rate", type=float, default=50, help="messages per second, all senders together")
     parser.add_argument("--duration", type=float, default=20, help="seconds of sending (at most 120)")
-    parser.add_argument("--processes", type=int, default=2)
+    parser.add_argument("--processes", type=int, default=3)
     parser.add_argument("--idle", type=int, default=0, help="measure memory per idle socket instead")
     args = parser.parse_args()
     args.duration = min(args.duration, 120)

@@ -146,6 +146,14 @@ def daphne_servers(
 
 
 @contextlib.contextmanager
+def serve_again(server: RunningServer) -> Iterator[RunningServer]:
+    """A new Daphne process on the same database, Redis and settings: a server restart."""
+    port = free_port()
+    with _serve(server.log_file.with_name(f"daphne-{port}.log"), port, server.env) as restarted:
+        yield restarted
+
+
+@contextlib.contextmanager
 def _serve(log_file: Path, port: int, env: dict[str, str]) -> Iterator[RunningServer]:
     with log_file.open("wb") as log:
         process = subprocess.Popen(

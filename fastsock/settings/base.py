@@ -367,7 +367,7 @@ TYPING_REPEAT_SECONDS = env_int("TYPING_REPEAT_SECONDS", 3)
 TYPING_TIMEOUT_SECONDS = env_int("TYPING_TIMEOUT_SECONDS", 8)
 # Threads per process for sockets' database calls on PostgreSQL (fastsock.core.websocket.db);
 # keep it at or below DATABASE_POOL_MAX_SIZE.
-WS_DB_THREADS = env_int("WS_DB_THREADS", 8)
+WS_DB_THREADS = env_int("WS_DB_THREADS", 4)
 
 # --- Metrics --------------------------------------------------------------------------------
 
