@@ -64,7 +64,11 @@ def test_sockets_on_different_processes_exchange_messages_receipts_typing_and_pr
                 json.dumps({"event": "message.read", "data": {"room_id": room["id"], "message_id": message_id}})
             )
             assert next_event(alice_ws, "message.read")["data"]["user_id"] == bob["id"]
-        offline = next_event(alice_ws, "presence")
+        try:
+            offline = next_event(alice_ws, "presence")
+        except (TimeoutError, AssertionError) as timeout:
+            # Seen once in CI and not reproduced since: keep what the servers said.
+            raise AssertionError(f"no offline presence\n{one.logs()[-4000:]}\n{two.logs()[-4000:]}") from timeout
         assert offline["data"]["online"] is False
 
 

@@ -46,3 +46,11 @@ async def test_a_socket_whose_process_died_stops_counting_once_its_heartbeat_run
             break
         await asyncio.sleep(0.05)
     assert not await sync_to_async(presence.is_online)(user_id=alice.pk)
+
+
+async def test_a_heartbeat_that_lands_after_the_close_does_not_bring_the_socket_back():
+    await sync_to_async(presence.socket_opened)(user_id=4242, channel="tab-1")
+    went_offline = await sync_to_async(presence.socket_closed)(user_id=4242, channel="tab-1")
+    await sync_to_async(presence.socket_alive)(user_id=4242, channel="tab-1")  # was already in flight
+    assert went_offline
+    assert not await sync_to_async(presence.is_online)(user_id=4242)

@@ -42,7 +42,9 @@ def _redis() -> redis.Redis | None:
     return _client
 
 
-def _local_change(user_id: int, channel: str, expiry: float | None, now: float) -> tuple[int, int]:
+def _local_change(
+    user_id: int, channel: str, expiry: float | None, now: float, only_existing: bool = False
+) -> tuple[int, int]:
     with _local_lock:
         sockets = _local.setdefault(user_id, {})
         for stale in [c for c, until in sockets.items() if until <= now]:
@@ -50,12 +52,12 @@ def _local_change(user_id: int, channel: str, expiry: float | None, now: float) 
         before = len(sockets)
         if expiry is None:
             sockets.pop(channel, None)
-        else:
+        elif channel in sockets or not only_existing:
             sockets[channel] = expiry
         return before, len(sockets)
 
 
-def _change(user_id: int, channel: str, expiry: float | None) -> tuple[int, int]:
+def _change(user_id: int, channel: str, expiry: float | None, *, only_existing: bool = False) -> tuple[int, int]:
     """Set (or, with ``expiry`` None, drop) one socket's entry; return the live socket counts
     before and after, read atomically with the change.
 
@@ -65,7 +67,7 @@ def _change(user_id: int, channel: str, expiry: float | None) -> tuple[int, int]
     now = time.time()
     client = _redis()
     if client is None:
-        return _local_change(user_id, channel, expiry, now)
+        return _local_change(user_id, channel, expiry, now, only_existing)
     key = _KEY.format(user_id=user_id)
     pipe = client.pipeline(transaction=True)
     pipe.zremrangebyscore(key, "-inf", now)
@@ -73,7 +75,7 @@ def _change(user_id: int, channel: str, expiry: float | None) -> tuple[int, int]
     if expiry is None:
         pipe.zrem(key, channel)
     else:
-        pipe.zadd(key, {channel: expiry})
+        pipe.zadd(key, {channel: expiry}, xx=only_existing)
         pipe.expire(key, math.ceil(settings.PRESENCE_TTL_SECONDS * 2))
     pipe.zcard(key)
     results = pipe.execute()
@@ -87,7 +89,8 @@ def socket_opened(*, user_id: int, channel: str) -> bool:
 
 
 def socket_alive(*, user_id: int, channel: str) -> None:
-    _change(user_id, channel, time.time() + settings.PRESENCE_TTL_SECONDS)
+    """Push the socket's expiry forward; a heartbeat that lands after the close adds nothing back."""
+    _change(user_id, channel, time.time() + settings.PRESENCE_TTL_SECONDS, only_existing=True)
 
 
 def socket_closed(*, user_id: int, channel: str) -> bool:
