@@ -29,6 +29,28 @@ def send(room, user, text="hi"):
     return message
 
 
+def run_together(*work) -> None:
+    """Run each callable on its own thread, all released at once; fail with the first error."""
+    barrier = threading.Barrier(len(work))
+    errors: list[BaseException] = []
+
+    def run(function) -> None:
+        try:
+            barrier.wait(timeout=10)
+            function()
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(function,)) for function in work]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors, errors
+
+
 def unread_in_list(user, room_id) -> int:
     rooms = api_client_for(user).get("/api/v1/rooms").json()["results"]
     return next(room["unread_count"] for room in rooms if room["id"] == room_id)
@@ -135,26 +157,13 @@ def test_the_room_list_counts_unread_without_a_query_per_room(team, alice, bob, 
 def test_concurrent_senders_are_all_counted(alice, bob, carol):
     room = services.room_create_group(creator=alice, name="Busy", member_ids=[bob.pk, carol.pk])
     per_sender = 15
-    barrier = threading.Barrier(2)
-    errors: list[BaseException] = []
+    memberships = [selectors.membership_for(room_id=room.pk, user=user) for user in (alice, bob)]
 
-    def flood(user) -> None:
-        try:
-            membership = selectors.membership_for(room_id=room.pk, user=user)
-            barrier.wait(timeout=10)
-            for n in range(per_sender):
-                services.message_send(membership=membership, content=f"{user.username} {n}", client_id=f"c-{n}")
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-        finally:
-            connections.close_all()
+    def flood(membership) -> None:
+        for n in range(per_sender):
+            services.message_send(membership=membership, content=f"{membership.user.username} {n}", client_id=f"c-{n}")
 
-    threads = [threading.Thread(target=flood, args=(user,)) for user in (alice, bob)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not errors
+    run_together(*(lambda m=m: flood(m) for m in memberships))
     assert unread_in_list(carol, room.pk) == 2 * per_sender
     assert unread_in_list(bob, room.pk) == per_sender
     assert unread_in_list(alice, room.pk) == per_sender
@@ -187,37 +196,17 @@ def test_the_stored_counter_follows_the_rule_through_sends_deletes_reads_and_joi
 def test_reads_racing_sends_and_deletes_keep_the_counter_exact(alice, bob, carol):
     room = services.room_create_group(creator=alice, name="Race", member_ids=[bob.pk, carol.pk])
     rounds = 20
-    barrier = threading.Barrier(3)
-    errors: list[BaseException] = []
+    senders = [selectors.membership_for(room_id=room.pk, user=user) for user in (alice, bob)]
 
-    def sender(user) -> None:
-        try:
-            membership = selectors.membership_for(room_id=room.pk, user=user)
-            barrier.wait(timeout=10)
-            for n in range(rounds):
-                message, _ = services.message_send(membership=membership, content=f"{n}", client_id=f"r-{n}")
-                if n % 3 == 0:
-                    services.message_delete(membership=membership, message=message)
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-        finally:
-            connections.close_all()
+    def send_and_delete(membership) -> None:
+        for n in range(rounds):
+            message, _ = services.message_send(membership=membership, content=f"{n}", client_id=f"r-{n}")
+            if n % 3 == 0:
+                services.message_delete(membership=membership, message=message)
 
-    def reader() -> None:
-        try:
-            barrier.wait(timeout=10)
-            for _ in range(rounds):
-                services.room_mark_read(membership=selectors.membership_for(room_id=room.pk, user=carol))
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-        finally:
-            connections.close_all()
+    def read() -> None:
+        for _ in range(rounds):
+            services.room_mark_read(membership=selectors.membership_for(room_id=room.pk, user=carol))
 
-    threads = [threading.Thread(target=sender, args=(user,)) for user in (alice, bob)]
-    threads.append(threading.Thread(target=reader))
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not errors
+    run_together(*(lambda m=m: send_and_delete(m) for m in senders), read)
     counter_matches_rule(room)
