@@ -245,7 +245,8 @@ class Loader:
                 watermark = self._watermark(room, user_id)
                 role = "owner" if position == 0 and self.kind[room] == "group" else "member"
                 read_at = self.at(watermark) if watermark else None
-                yield (membership_id, role, "all", joined, watermark, read_at, watermark, read_at, user_id, room)
+                # unread_count is counted by the rule once the messages are in (see load()).
+                yield (membership_id, role, "all", joined, watermark, read_at, watermark, read_at, user_id, room, 0)
         self.membership_count = membership_id
 
     def _watermark(self, room: int, user_id: int) -> int | None:
@@ -326,7 +327,7 @@ COPIES: list[tuple[str, str]] = [
     (
         "memberships",
         "COPY chat_membership (id, role, notification_level, joined_at, last_read_message_id, last_read_at,"
-        " last_delivered_message_id, last_delivered_at, user_id, room_id) FROM STDIN",
+        " last_delivered_message_id, last_delivered_at, user_id, room_id, unread_count) FROM STDIN",
     ),
     (
         "messages",
@@ -364,6 +365,13 @@ def load(database_url: str) -> tuple[Loader, dict[str, Any]]:
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         for _name, definition in indexes:
             cursor.execute(definition)
+        # Each member's unread counter, by the unread rule (as the migration that added it does).
+        cursor.execute(
+            "UPDATE chat_membership mb SET unread_count = ("
+            " SELECT count(*) FROM chat_message m WHERE m.room_id = mb.room_id AND m.deleted_at IS NULL"
+            " AND m.sender_id IS NOT NULL AND m.sender_id <> mb.user_id"
+            " AND m.id > coalesce(mb.last_read_message_id, 0))"
+        )
         for table in ("accounts_user", "chat_room", "chat_membership", "chat_message", "chat_reaction"):
             cursor.execute(
                 f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"  # noqa: S608 - our names

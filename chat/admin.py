@@ -41,6 +41,12 @@ class RoomAdmin(admin.ModelAdmin):
     def member_count(self, room: Room) -> int:
         return room.member_total  # type: ignore[attr-defined]
 
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        super().save_formset(request, form, formset, change)
+        for membership in formset.new_objects + [changed for changed, _fields in formset.changed_objects]:
+            if isinstance(membership, Membership):
+                services.membership_recount_unread(membership=membership)
+
 
 @admin.register(Membership)
 class MembershipAdmin(admin.ModelAdmin):
@@ -51,7 +57,12 @@ class MembershipAdmin(admin.ModelAdmin):
     list_select_related = ["room", "user"]
     readonly_fields = [
         "joined_at", "last_read_message_id", "last_read_at", "last_delivered_message_id", "last_delivered_at",
+        "unread_count",
     ]  # fmt: skip
+
+    def save_model(self, request: HttpRequest, membership: Membership, form: Any, change: bool) -> None:
+        super().save_model(request, membership, form, change)
+        services.membership_recount_unread(membership=membership)  # its room or person may have changed
 
 
 class DeletedFilter(admin.SimpleListFilter):

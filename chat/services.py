@@ -118,6 +118,13 @@ def _recount_unread(membership: Membership) -> int:
     return count
 
 
+@transaction.atomic
+def membership_recount_unread(*, membership: Membership) -> int:
+    """Count a membership's unread by the rule, for memberships made or changed outside these
+    services (the back office)."""
+    return _recount_unread(membership)
+
+
 # --- Rooms ------------------------------------------------------------------------------------
 
 

@@ -56,3 +56,13 @@ def test_room_pages_show_members(admin_client, message):
     page = admin_client.get(f"/admin/chat/room/{message.room_id}/change/")
     assert page.status_code == 200
     assert b"alice" in page.content
+
+
+def test_a_member_added_in_the_back_office_counts_the_history_as_unread(admin_client, message, carol):
+    response = admin_client.post(
+        "/admin/chat/membership/add/",
+        {"room": message.room_id, "user": carol.pk, "role": "member", "notification_level": "all"},
+    )
+    assert response.status_code == 302, response.content[:500]
+    membership = selectors.membership_for(room_id=message.room_id, user=carol)
+    assert membership.unread_count == selectors.unread_count(membership=membership) == 1
