@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from functools import partial
 
 import pytest
 from django.db import connections
@@ -27,6 +28,12 @@ def member(room, user) -> Membership:
 def send(room, user, text="hi"):
     message, _ = services.message_send(membership=member(room, user), content=text)
     return message
+
+
+def room_with_two_senders(alice, bob, carol):
+    """A group of three; alice's and bob's memberships do the sending, carol only reads."""
+    room = services.room_create_group(creator=alice, name="Busy", member_ids=[bob.pk, carol.pk])
+    return room, [selectors.membership_for(room_id=room.pk, user=user) for user in (alice, bob)]
 
 
 def run_together(*work) -> None:
@@ -155,15 +162,14 @@ def test_the_room_list_counts_unread_without_a_query_per_room(team, alice, bob, 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_senders_are_all_counted(alice, bob, carol):
-    room = services.room_create_group(creator=alice, name="Busy", member_ids=[bob.pk, carol.pk])
+    room, senders = room_with_two_senders(alice, bob, carol)
     per_sender = 15
-    memberships = [selectors.membership_for(room_id=room.pk, user=user) for user in (alice, bob)]
 
     def flood(membership) -> None:
         for n in range(per_sender):
             services.message_send(membership=membership, content=f"{membership.user.username} {n}", client_id=f"c-{n}")
 
-    run_together(*(lambda m=m: flood(m) for m in memberships))
+    run_together(*(partial(flood, membership) for membership in senders))
     assert unread_in_list(carol, room.pk) == 2 * per_sender
     assert unread_in_list(bob, room.pk) == per_sender
     assert unread_in_list(alice, room.pk) == per_sender
@@ -194,9 +200,8 @@ def test_the_stored_counter_follows_the_rule_through_sends_deletes_reads_and_joi
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_reads_racing_sends_and_deletes_keep_the_counter_exact(alice, bob, carol):
-    room = services.room_create_group(creator=alice, name="Race", member_ids=[bob.pk, carol.pk])
+    room, senders = room_with_two_senders(alice, bob, carol)
     rounds = 20
-    senders = [selectors.membership_for(room_id=room.pk, user=user) for user in (alice, bob)]
 
     def send_and_delete(membership) -> None:
         for n in range(rounds):
@@ -208,5 +213,5 @@ def test_reads_racing_sends_and_deletes_keep_the_counter_exact(alice, bob, carol
         for _ in range(rounds):
             services.room_mark_read(membership=selectors.membership_for(room_id=room.pk, user=carol))
 
-    run_together(*(lambda m=m: send_and_delete(m) for m in senders), read)
+    run_together(*(partial(send_and_delete, membership) for membership in senders), read)
     counter_matches_rule(room)
