@@ -39,21 +39,34 @@ def _unread_entries(room_id: int, unread_counts: dict[int, int]) -> list[Entry]:
     return [(user_id, UNREAD, {"room_id": room_id, "unread_count": count}) for user_id, count in unread_counts.items()]
 
 
-def notify_message_new(message: Message, *, unread_counts: dict[int, int] | None = None) -> None:
-    """``message.new`` to every member (the sender's other devices too), and ``unread`` to those
-    whose count it raised.
-
-    ``unread_counts`` are the new counts of every member but the sender (the service raised
-    them in this transaction), so they also name the recipients; without them (a system
-    message, which counts for nobody) the members are read here.
-    """
-    if unread_counts is None:
-        members = selectors.member_ids(room_id=message.room_id)
-    else:
-        members = [*unread_counts, message.sender_id]
+def notify_message_new(message: Message) -> None:
+    """``message.new`` to every member, for a message that counts as unread for nobody (a
+    system message); members' sends go through :func:`notify_messages_new`."""
     data = {"message": payloads.message_payload(message)}
-    entries: list[Entry] = [(user_id, MESSAGE_NEW, data) for user_id in members]
-    entries += _unread_entries(message.room_id, unread_counts or {})
+    stream_append_many([(user_id, MESSAGE_NEW, data) for user_id in selectors.member_ids(room_id=message.room_id)])
+
+
+def notify_messages_new(messages: list[Message], *, unread_counts: dict[tuple[int, int], int]) -> None:
+    """``message.new`` for each sent message to every member of its room (the sender's other
+    devices too), in order; then one ``unread`` to each member whose count they raised.
+
+    ``unread_counts`` are the raised counts by ``(room_id, user_id)``, from the same
+    transaction, so they also name the recipients: every member of a room but those who sent
+    all of its new messages, who are the senders.
+    """
+    members_of: dict[int, set[int]] = {}
+    for room_id, user_id in unread_counts:
+        members_of.setdefault(room_id, set()).add(user_id)
+    for message in messages:
+        members_of.setdefault(message.room_id, set()).add(message.sender_id)
+    entries: list[Entry] = []
+    for message in messages:
+        data = {"message": payloads.message_payload(message)}
+        entries += [(user_id, MESSAGE_NEW, data) for user_id in sorted(members_of[message.room_id])]
+    entries += [
+        (user_id, UNREAD, {"room_id": room_id, "unread_count": count})
+        for (room_id, user_id), count in unread_counts.items()
+    ]
     stream_append_many(entries)
 
 

@@ -1,7 +1,8 @@
 """Reads about rooms and messages.
 
-Room access is decided in one place, :func:`membership_for`: REST views, WebSocket handlers,
-search, receipts and attachment downloads all ask it. A room the caller is not a member of is
+Room access is decided in one place, :func:`memberships_for_many` (:func:`membership_for` is
+its one-room form): REST views, WebSocket handlers, search, receipts and attachment downloads
+all ask it. A room the caller is not a member of is
 reported exactly like a room that does not exist, so nobody learns which rooms exist.
 """
 
@@ -28,21 +29,52 @@ def room_not_found() -> ApiError:
     return ApiError(ErrorCode.NOT_FOUND, ROOM_NOT_FOUND)
 
 
-def membership_for(*, room_id: Any, user: User) -> Membership:
-    """The caller's membership of the room, or 404 whether the room is missing or not theirs."""
-    if not getattr(user, "is_authenticated", False):
-        raise ApiError(ErrorCode.NOT_AUTHENTICATED, "Authentication is required.")
+def _room_key(room_id: Any) -> int:
     try:
-        room_id = int(room_id)
+        return int(room_id)
     except (TypeError, ValueError):
         raise room_not_found() from None
-    # At most one row (room, user) is unique: no ORDER BY needed, unlike .first().
-    found = list(Membership.objects.select_related("room").filter(room_id=room_id, user_id=user.pk)[:1])
-    if not found:
-        raise room_not_found()
-    membership = found[0]
-    membership.user = user  # already loaded: spares services a query for it
+
+
+def membership_for(*, room_id: Any, user: User) -> Membership:
+    """The caller's membership of the room, or 404 whether the room is missing or not theirs."""
+    membership = memberships_for_many([(room_id, user)])[0]
+    if isinstance(membership, ApiError):
+        raise membership
     return membership
+
+
+def memberships_for_many(pairs: list[tuple[Any, User]]) -> list[Membership | ApiError]:
+    """The rule itself, for many ``(room_id, user)`` pairs in one query: for each pair the
+    caller's membership (with its room, and the user already set on it), or the error —
+    404 whether the room is missing or not theirs."""
+    keys: list[tuple[int, User] | ApiError] = []
+    wanted = Q(pk__in=[])
+    for room_id, user in pairs:
+        if not getattr(user, "is_authenticated", False):
+            keys.append(ApiError(ErrorCode.NOT_AUTHENTICATED, "Authentication is required."))
+            continue
+        try:
+            key = _room_key(room_id)
+        except ApiError as error:
+            keys.append(error)
+            continue
+        keys.append((key, user))
+        wanted |= Q(room_id=key, user_id=user.pk)
+    found = {(m.room_id, m.user_id): m for m in Membership.objects.select_related("room").filter(wanted)}
+    results: list[Membership | ApiError] = []
+    for key in keys:
+        if isinstance(key, ApiError):
+            results.append(key)
+            continue
+        room_id, user = key
+        membership = found.get((room_id, user.pk))
+        if membership is None:
+            results.append(room_not_found())
+            continue
+        membership.user = user
+        results.append(membership)
+    return results
 
 
 def message_for(*, message_id: Any, user: User) -> tuple[Message, Membership]:

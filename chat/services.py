@@ -6,12 +6,14 @@ is where room access is decided); services then check what that member may do.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -63,27 +65,55 @@ def _active_users(user_ids: Iterable[int]) -> list[User]:
 # (-1) and a move of the read watermark (recount). Each runs in the transaction of its change.
 
 
-def _record_new_message(message: Message) -> dict[int, int]:
-    """The room's latest activity, and +1 unread for every member but the sender; returns
-    their new counts, by user id. On PostgreSQL in one statement."""
+def _record_new_messages(messages: list[Message]) -> dict[tuple[int, int], int]:
+    """Each room's latest activity, and +1 unread per message for every member but its sender;
+    returns the new counts that rose, by ``(room_id, user_id)``. On PostgreSQL in one statement.
+
+    Rooms and then memberships are locked in id order, so that two batches touching the same
+    rooms in another order wait for each other instead of deadlocking.
+    """
+    latest: dict[int, Message] = {}
+    for message in messages:
+        if message.room_id not in latest or message.pk > latest[message.room_id].pk:
+            latest[message.room_id] = message
     rooms, memberships = Room._meta.db_table, Membership._meta.db_table
-    count_others = (
-        f"UPDATE {memberships} SET unread_count = unread_count + 1 "  # noqa: S608 - our own table names
-        "WHERE room_id = %s AND user_id <> %s RETURNING user_id, unread_count"
-    )
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            activity = (
-                f"WITH activity AS (UPDATE {rooms} SET last_message_id = %s, last_activity_at = %s WHERE id = %s) "  # noqa: S608
-            )
             cursor.execute(
-                activity + count_others,
-                [message.pk, message.created_at, message.room_id, message.room_id, message.sender_id],
+                "WITH new AS ("  # noqa: S608 - our own table names
+                "  SELECT (x->>0)::bigint AS room_id, (x->>1)::bigint AS sender_id"
+                "  FROM jsonb_array_elements(%s::jsonb) AS x"
+                "), latest AS ("
+                "  SELECT (x->>0)::bigint AS room_id, (x->>1)::bigint AS message_id, (x->>2)::timestamptz AS at"
+                "  FROM jsonb_array_elements(%s::jsonb) AS x"
+                f"), activity AS (UPDATE {rooms} AS r"
+                "  SET last_message_id = latest.message_id, last_activity_at = latest.at"
+                f"  FROM latest, (SELECT id FROM {rooms} WHERE id IN (SELECT room_id FROM latest)"
+                "    ORDER BY id FOR NO KEY UPDATE) AS locked"
+                "  WHERE r.id = latest.room_id AND r.id = locked.id RETURNING r.id"
+                f"), members AS (SELECT m.id, m.room_id, m.user_id FROM {memberships} AS m"
+                "  WHERE m.room_id IN (SELECT id FROM activity) ORDER BY m.id FOR UPDATE"
+                "), raised AS (SELECT members.id, count(*) AS n FROM members"
+                "  JOIN new ON new.room_id = members.room_id AND new.sender_id <> members.user_id GROUP BY members.id"
+                f") UPDATE {memberships} AS m SET unread_count = m.unread_count + raised.n FROM raised"
+                " WHERE m.id = raised.id RETURNING m.room_id, m.user_id, m.unread_count",
+                [
+                    json.dumps([[message.room_id, message.sender_id] for message in messages]),
+                    json.dumps([[room_id, m.pk, m.created_at.isoformat()] for room_id, m in latest.items()]),
+                ],
             )
-        else:
-            Room.objects.filter(pk=message.room_id).update(last_message=message, last_activity_at=message.created_at)
-            cursor.execute(count_others, [message.room_id, message.sender_id])
-        return dict(cursor.fetchall())
+            return {(room_id, user_id): count for room_id, user_id, count in cursor.fetchall()}
+        for room_id, message in sorted(latest.items()):
+            Room.objects.filter(pk=room_id).update(last_message=message, last_activity_at=message.created_at)
+        counts: dict[tuple[int, int], int] = {}
+        for message in messages:
+            cursor.execute(
+                f"UPDATE {memberships} SET unread_count = unread_count + 1 "  # noqa: S608 - our own table name
+                "WHERE room_id = %s AND user_id <> %s RETURNING user_id, unread_count",
+                [message.room_id, message.sender_id],
+            )
+            counts.update(((message.room_id, user_id), count) for user_id, count in cursor.fetchall())
+        return counts
 
 
 def _uncount_deleted_message(message: Message) -> dict[int, int]:
@@ -281,7 +311,22 @@ def _clean_content(content: Any, *, required: bool) -> str:
     return content
 
 
-@transaction.atomic
+@dataclass(frozen=True)
+class SendRequest:
+    """One send as a client made it; :func:`messages_send_many` checks every field."""
+
+    user: User
+    room_id: Any
+    content: str | None = ""
+    client_id: str | None = None
+    type: str | None = None
+    attachment_id: int | None = None
+    reply_to_id: int | None = None
+
+
+SendOutcome = tuple[Message, bool] | Exception
+
+
 def message_send(
     *,
     membership: Membership,
@@ -295,6 +340,69 @@ def message_send(
 
     Returns ``(message, created)``.
     """
+    draft = _draft_message(
+        membership,
+        content=content,
+        client_id=client_id,
+        type=type,
+        attachment_id=attachment_id,
+        reply_to_id=reply_to_id,
+    )
+    return _store_one(draft)
+
+
+def messages_send_many(requests: list[SendRequest]) -> list[SendOutcome]:
+    """Many sends, by any members to any rooms, stored in one transaction when all are new.
+
+    The WebSocket path under load: what would be a transaction, a handful of statements and
+    a commit per message becomes that per batch. Each request gets what :func:`message_send`
+    would have given it — ``(message, created)`` or the error it would have raised — and the
+    messages get ids in request order. A resend among them (the unique ``client_id`` refuses
+    the batch) sends each on its own instead.
+    """
+    outcomes: list[SendOutcome | None] = [None] * len(requests)
+    memberships = selectors.memberships_for_many([(request.room_id, request.user) for request in requests])
+    drafts: list[tuple[int, Message]] = []
+    for index, (request, membership) in enumerate(zip(requests, memberships, strict=True)):
+        if isinstance(membership, ApiError):
+            outcomes[index] = membership
+            continue
+        try:
+            drafts.append((index, _draft_message(
+                membership,
+                content=request.content,
+                client_id=request.client_id,
+                type=request.type,
+                attachment_id=request.attachment_id,
+                reply_to_id=request.reply_to_id,
+            )))  # fmt: skip
+        except ApiError as error:
+            outcomes[index] = error
+    if drafts:
+        try:
+            with transaction.atomic():
+                _store_new_messages([draft for _, draft in drafts])
+            for index, draft in drafts:
+                outcomes[index] = (draft, True)
+        except (IntegrityError, OperationalError):
+            for index, draft in drafts:
+                try:
+                    outcomes[index] = _store_one(draft)
+                except Exception as error:  # noqa: BLE001 - handed to that request's caller
+                    outcomes[index] = error
+    return [outcome for outcome in outcomes if outcome is not None]
+
+
+def _draft_message(
+    membership: Membership,
+    *,
+    content: str | None,
+    client_id: str | None,
+    type: str | None,
+    attachment_id: int | None,
+    reply_to_id: int | None,
+) -> Message:
+    """The unsaved message a member's send describes, or the ``ApiError`` saying what is wrong."""
     sender = membership.user
     room = membership.room
     if client_id is not None and (not isinstance(client_id, str) or not _CLIENT_ID.match(client_id)):
@@ -320,36 +428,48 @@ def message_send(
         reply_to = Message.objects.filter(pk=reply_to_id, room=room).first()
         if reply_to is None:
             raise invalid_field("reply_to", "No such message in this room.")
+    return Message(
+        room=room,
+        sender=sender,
+        type=message_type,
+        content=content,
+        attachment=attachment,
+        reply_to=reply_to,
+        client_id=client_id,
+    )
 
-    # One transaction for the message, the room's activity, the counters and the events: a
-    # message exists exactly when its events do. A resend needs no look-up first: the unique
-    # (sender, client_id) constraint refuses it at the first statement, the transaction rolls
-    # back, and the first message is returned.
+
+def _store_new_messages(drafts: list[Message]) -> None:
+    """The messages, their rooms' activity, the unread counters and the events, in the caller's
+    transaction: a message exists exactly when its events do. The sender's read watermark stays
+    where it is: own messages never count as unread anyway, and moving it would mark as read
+    what others sent a moment before, unseen."""
+    Message.objects.bulk_create(drafts)
+    unread_counts = _record_new_messages(drafts)
+    events.notify_messages_new(drafts, unread_counts=unread_counts)
+
+
+def _store_one(draft: Message) -> tuple[Message, bool]:
+    """Store one message on its own. A resend needs no look-up first: the unique (sender,
+    client_id) constraint refuses it at the first statement, the transaction rolls back, and
+    the first message is returned."""
+    draft.pk = None  # a batch that failed may have given it an id before rolling back
+    draft._state.adding = True
     try:
         with transaction.atomic():
-            message = Message.objects.create(
-                room=room,
-                sender=sender,
-                type=message_type,
-                content=content,
-                attachment=attachment,
-                reply_to=reply_to,
-                client_id=client_id,
-            )
-            unread_counts = _record_new_message(message)
-            events.notify_message_new(message, unread_counts=unread_counts)
+            _store_new_messages([draft])
     except IntegrityError:
         existing = (
-            Message.objects.select_related("sender", "attachment").filter(sender=sender, client_id=client_id).first()
-            if client_id is not None
+            Message.objects.select_related("sender", "attachment")
+            .filter(sender=draft.sender, client_id=draft.client_id)
+            .first()
+            if draft.client_id is not None
             else None
         )
         if existing is None:
             raise
-        return _same_send_or_conflict(existing, room)
-    # The sender's read watermark stays where it is: own messages never count as unread anyway,
-    # and moving it here would mark as read what others sent a moment before, unseen.
-    return message, True
+        return _same_send_or_conflict(existing, draft.room)
+    return draft, True
 
 
 def _same_send_or_conflict(existing: Message, room: Room) -> tuple[Message, bool]:

@@ -291,13 +291,13 @@ async def test_sending_over_the_socket_is_rate_limited_per_person(rate):
 
 async def test_membership_check_uses_the_single_rule(monkeypatch):
     calls: list[int] = []
-    original = selectors.membership_for
+    original = selectors.memberships_for_many
 
-    def spy(*, room_id, user):
-        calls.append(room_id)
-        return original(room_id=room_id, user=user)
+    def spy(pairs):
+        calls.extend(room_id for room_id, _user in pairs)
+        return original(pairs)
 
-    monkeypatch.setattr(selectors, "membership_for", spy)
+    monkeypatch.setattr(selectors, "memberships_for_many", spy)
     alice, bob = await make_users("alice", "bob")
     room_id = await make_group(alice, bob)
     socket = await connect(alice)

@@ -135,6 +135,9 @@ if DATABASE_URL:
         }
     else:
         _database["CONN_MAX_AGE"] = 60
+    # Parameters travel apart from the SQL, so psycopg prepares a statement after a few uses
+    # on a connection and PostgreSQL stops parsing and planning it again on every send.
+    _database.setdefault("OPTIONS", {})["server_side_binding"] = True
     DATABASES = {"default": _database}
 else:
     DATABASES = {

@@ -6,15 +6,17 @@ an open socket. Browsers always send ``Origin``; when they do, it must be one of
 
 from __future__ import annotations
 
+from importlib import import_module
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import structlog
 from channels.auth import get_user
-from channels.sessions import SessionMiddlewareStack
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.sessions.backends.base import SessionBase
+from django.http.cookie import parse_cookie
 from django.http.request import validate_host
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
@@ -67,12 +69,24 @@ def user_for_access_token(raw_token: str) -> AbstractBaseUser | None:
     return user
 
 
+def cookie_session(scope: Scope) -> SessionBase:
+    """The Django session named by the handshake's cookie (loaded lazily, read only).
+
+    Channels' session middleware would do this too, but it also wraps every frame the socket
+    sends, to save a modified session on HTTP responses; a socket never modifies its session,
+    and that wrapper cost a measurable share of each delivered event.
+    """
+    cookies = parse_cookie(_header(scope, b"cookie") or "")
+    engine = import_module(settings.SESSION_ENGINE)
+    return engine.SessionStore(session_key=cookies.get(settings.SESSION_COOKIE_NAME))
+
+
 async def authenticate_scope(scope: Scope) -> AbstractBaseUser | None:
     """The user behind this handshake, or None. A token, when given, must be valid on its own."""
     raw_token = query_token(scope)
     if raw_token is not None:
         return await user_for_access_token(raw_token)
-    user = await get_user(scope)
+    user = await get_user({**scope, "session": cookie_session(scope)})
     if isinstance(user, AnonymousUser) or not user.is_active:
         return None
     return user
@@ -111,4 +125,4 @@ class WebSocketAuthMiddleware:
 
 
 def WebSocketAuthStack(app: Any) -> Any:  # noqa: N802 - named like Channels' own stacks
-    return SessionMiddlewareStack(WebSocketAuthMiddleware(app))
+    return WebSocketAuthMiddleware(app)
