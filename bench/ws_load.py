@@ -169,6 +169,7 @@ async def run_load(servers: list[Any], args: argparse.Namespace) -> dict[str, An
     receivers = [asyncio.create_task(receiver(users[i][0], s, totals, stop)) for i, s in enumerate(sockets)]
     await asyncio.sleep(1)
     before = [process_stats(server.process.pid) for server in servers]
+    loadgen_before = time.process_time()
     log(f"load: sending for {args.duration:.0f}s; server pids {[server.process.pid for server in servers]}")
     started = time.monotonic()
     until = started + args.duration
@@ -192,6 +193,7 @@ async def run_load(servers: list[Any], args: argparse.Namespace) -> dict[str, An
         await asyncio.sleep(0.1)
     elapsed = time.monotonic() - started
     after = [process_stats(server.process.pid) for server in servers]
+    loadgen_cpu = time.process_time() - loadgen_before
     stop.set()
     await asyncio.gather(*receivers)
     for socket in sockets:
@@ -213,6 +215,7 @@ async def run_load(servers: list[Any], args: argparse.Namespace) -> dict[str, An
         },
         "server_cpu_percent": [round((a[0] - b[0]) / elapsed * 100, 1) for a, b in zip(after, before, strict=True)],
         "server_rss_mb": [round(a[1] / 2**20, 1) for a in after],
+        "load_generator_cpu_percent": round(loadgen_cpu / elapsed * 100, 1),
     }  # fmt: skip
 
 

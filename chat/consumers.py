@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 
 from fastsock.core.errors import ApiError, invalid_field
-from fastsock.core.ratelimit import rate_limit_user
+from fastsock.core.ratelimit import rate_limit_user, rate_limit_users
 from fastsock.core.realtime import publish_ephemeral
 from fastsock.core.websocket.db import database_sync_to_async
 from fastsock.core.websocket.protocol import Frame, register_handler
@@ -58,9 +58,11 @@ def _send_many(sends: list[tuple[Any, dict[str, Any]]]) -> list[tuple[dict[str, 
     whether it was new, or the error to answer that frame with."""
     outcomes: list[tuple[dict[str, Any], bool] | Exception | None] = [None] * len(sends)
     requests: list[tuple[int, services.SendRequest]] = []
+    limited = rate_limit_users(user_ids=[user.pk for user, _ in sends], action="chat.message.user")
     for index, (user, data) in enumerate(sends):
         try:
-            rate_limit_user(user_id=user.pk, action="chat.message.user")
+            if limited[index] is not None:
+                raise limited[index]
             requests.append((index, services.SendRequest(
                 user=user,
                 room_id=_int(data, "room_id"),

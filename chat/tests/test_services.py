@@ -1,9 +1,12 @@
 import pytest
 
-from chat.models import Membership, Room
-from chat.selectors import membership_for, membership_list
+from chat.models import Membership, Message, Room
+from chat.selectors import membership_for, membership_list, memberships_for_many
 from chat.services import (
+    SendRequest,
     direct_room_get_or_create,
+    message_send,
+    messages_send_many,
     room_create_group,
     room_member_remove,
     room_member_set_role,
@@ -114,3 +117,71 @@ def test_nobody_leaves_a_direct_room(alice, bob):
     room, _ = direct_room_get_or_create(user=alice, other=bob)
     with pytest.raises(ApiError):
         room_member_remove(actor=membership_for(room_id=room.pk, user=alice), user_id=alice.pk)
+
+
+def test_memberships_load_as_the_orm_loads_them(alice, bob, carol):
+    room = room_create_group(creator=alice, name="Team", member_ids=[bob.pk])
+    results = memberships_for_many([(room.pk, bob), (room.pk, carol), ("nope", alice), (str(room.pk), alice)])
+    loaded, refused, unparsable, by_text = results
+    expected = Membership.objects.select_related("room").get(room=room, user=bob)
+    for field in Membership._meta.concrete_fields:
+        assert getattr(loaded, field.attname) == getattr(expected, field.attname)
+    for field in Room._meta.concrete_fields:
+        assert getattr(loaded.room, field.attname) == getattr(expected.room, field.attname)
+    assert loaded.user is bob
+    assert isinstance(refused, ApiError)
+    assert refused.code == "not_found"
+    assert isinstance(unparsable, ApiError)
+    assert unparsable.code == "not_found"
+    assert by_text.user_id == alice.pk
+    assert by_text.room.name == "Team"
+
+
+def test_a_batch_of_sends_answers_each_as_a_single_send_would(alice, bob, carol):
+    team = room_create_group(creator=alice, name="Team", member_ids=[bob.pk])
+    other = room_create_group(creator=carol, name="Other", member_ids=[alice.pk])
+    first, _ = message_send(membership=membership_for(room_id=team.pk, user=alice), content="hi", client_id="a-1")
+    outcomes = messages_send_many([
+        SendRequest(user=bob, room_id=team.pk, content="one", client_id="b-1"),
+        SendRequest(user=carol, room_id=team.pk, content="not a member", client_id="c-1"),
+        SendRequest(user=alice, room_id=other.pk, content="two", client_id="a-2"),
+        SendRequest(user=bob, room_id=team.pk, content="   ", client_id="b-2"),
+        SendRequest(user=alice, room_id=team.pk, content="three", client_id="a-3"),
+    ])  # fmt: skip
+    (one, created_one), refused, (two, _), empty, (three, _) = outcomes
+    assert created_one
+    assert one.content == "one"
+    assert isinstance(refused, ApiError)
+    assert refused.code == "not_found"
+    assert isinstance(empty, ApiError)
+    assert "content" in empty.details
+    assert one.pk < two.pk < three.pk  # ids in request order
+    assert Message.objects.filter(room=team, type="text").count() == 3
+    team.refresh_from_db()
+    assert team.last_message_id == three.pk
+    # Counters equal the rule: bob has alice's two; alice has bob's one; in Other carol has alice's.
+    counts = dict(Membership.objects.filter(room=team).values_list("user__username", "unread_count"))
+    assert counts == {"alice": 1, "bob": 2}
+    assert Membership.objects.get(room=other, user=carol).unread_count == 1
+    assert first.pk < one.pk
+
+
+def test_a_resend_in_a_batch_returns_the_original_and_stores_the_rest(alice, bob):
+    team = room_create_group(creator=alice, name="Team", member_ids=[bob.pk])
+    original, _ = message_send(membership=membership_for(room_id=team.pk, user=alice), content="hi", client_id="a-1")
+    outcomes = messages_send_many([
+        SendRequest(user=bob, room_id=team.pk, content="new", client_id="b-1"),
+        SendRequest(user=alice, room_id=team.pk, content="hi", client_id="a-1"),
+        SendRequest(user=bob, room_id=team.pk, content="twice", client_id="b-2"),
+        SendRequest(user=bob, room_id=team.pk, content="twice", client_id="b-2"),
+    ])  # fmt: skip
+    (new, created_new), (again, created_again), (twice, created_twice), (twice_again, created_twice_again) = outcomes
+    assert created_new
+    assert new.content == "new"
+    assert not created_again
+    assert again.pk == original.pk
+    assert created_twice
+    assert not created_twice_again
+    assert twice_again.pk == twice.pk
+    assert Message.objects.filter(room=team, type="text").count() == 3
+    assert Membership.objects.get(room=team, user=alice).unread_count == 2
