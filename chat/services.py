@@ -19,10 +19,12 @@ from django.utils import timezone
 
 from accounts.models import User
 from fastsock.core.errors import ApiError, ErrorCode, invalid_field
+from fastsock.core.sql import ModelColumns
 
 from . import events, selectors
 from .models import Attachment, Membership, Message, MessageEdit, Reaction, ReceiptMark, Room
 
+_MESSAGE_COLUMNS = ModelColumns(Message)
 CLIENT_SENDABLE_TYPES = {Message.Type.TEXT, Message.Type.IMAGE, Message.Type.FILE}
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 # Emoji: pictographs with their joiners, variation selectors, skin tones, keycaps and flags;
@@ -444,7 +446,7 @@ def _store_new_messages(drafts: list[Message]) -> None:
     transaction: a message exists exactly when its events do. The sender's read watermark stays
     where it is: own messages never count as unread anyway, and moving it would mark as read
     what others sent a moment before, unseen."""
-    Message.objects.bulk_create(drafts)
+    _MESSAGE_COLUMNS.insert(drafts)
     unread_counts = _record_new_messages(drafts)
     events.notify_messages_new(drafts, unread_counts=unread_counts)
 

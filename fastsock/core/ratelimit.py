@@ -37,9 +37,7 @@ def rate_limit(request: HttpRequest, *, action: str, key: str | KeyFunction) -> 
 
 
 def _limited(time_left: float) -> ApiError:
-    return ApiError(
-        ErrorCode.RATE_LIMITED, "Too many attempts; try again later.", retry_after=max(1, int(time_left))
-    )
+    return ApiError(ErrorCode.RATE_LIMITED, "Too many attempts; try again later.", retry_after=max(1, int(time_left)))
 
 
 def rate_limit_user(*, user_id: int, action: str) -> None:
@@ -65,6 +63,4 @@ def rate_limit_users(*, user_ids: list[int], action: str) -> list[ApiError | Non
     ]
     counts = count_attempts(caches[settings.RATELIMIT_USE_CACHE], keys, period + EXPIRATION_FUDGE)
     now = int(time.time())
-    return [
-        None if count <= limit else _limited(window - now) for count, window in zip(counts, windows, strict=True)
-    ]
+    return [None if count <= limit else _limited(window - now) for count, window in zip(counts, windows, strict=True)]
