@@ -103,7 +103,7 @@ def _no_presence_left_over() -> None:
     presence._local.clear()
     client = presence._redis()
     if client is not None:
-        keys = list(client.scan_iter("fastsock:presence:*"))
+        keys = list(client.scan_iter(f"{settings.REDIS_KEY_PREFIX}:presence:*"))
         if keys:
             client.delete(*keys)
 

@@ -20,11 +20,14 @@ from django.conf import settings
 from .realtime import publish_ephemeral
 
 PRESENCE = "presence"
-_KEY = "fastsock:presence:{user_id}"
 _local: dict[int, dict[str, float]] = {}
 _local_lock = threading.Lock()
 _audiences: list[Callable[[int], Iterable[int]]] = []
 _client: redis.Redis | None = None
+
+
+def _key(user_id: int) -> str:
+    return f"{settings.REDIS_KEY_PREFIX}:presence:{user_id}"
 
 
 def register_audience(audience: Callable[[int], Iterable[int]]) -> None:
@@ -68,7 +71,7 @@ def _change(user_id: int, channel: str, expiry: float | None, *, only_existing: 
     client = _redis()
     if client is None:
         return _local_change(user_id, channel, expiry, now, only_existing)
-    key = _KEY.format(user_id=user_id)
+    key = _key(user_id)
     pipe = client.pipeline(transaction=True)
     pipe.zremrangebyscore(key, "-inf", now)
     pipe.zcard(key)
@@ -105,7 +108,7 @@ def is_online(*, user_id: int) -> bool:
     if client is None:
         with _local_lock:
             return any(until > now for until in _local.get(user_id, {}).values())
-    return client.zcount(_KEY.format(user_id=user_id), now, "+inf") > 0
+    return client.zcount(_key(user_id), now, "+inf") > 0
 
 
 def announce(*, user_id: int, online: bool, last_seen: Any) -> None:

@@ -152,6 +152,9 @@ else:
 
 REDIS_URL = env_str("REDIS_URL")
 
+# Every Redis key FastSock writes (cache, presence, channel layer) starts with this, so that
+# several deployments (or test servers) can share one Redis without seeing each other.
+REDIS_KEY_PREFIX = env_str("CACHE_KEY_PREFIX", "fastsock")
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
@@ -163,7 +166,7 @@ if REDIS_URL:
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
             "CONFIG": {
                 "hosts": [REDIS_URL],
-                "prefix": "fastsock:asgi",
+                "prefix": f"{REDIS_KEY_PREFIX}:asgi",
             },
         }
     }
@@ -171,7 +174,7 @@ if REDIS_URL:
         "default": {
             "BACKEND": "fastsock.core.cache.OneTripRedisCache",
             "LOCATION": REDIS_URL,
-            "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "fastsock"),
+            "KEY_PREFIX": REDIS_KEY_PREFIX,
         }
     }
 else:
