@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -305,3 +306,39 @@ async def test_membership_check_uses_the_single_rule(monkeypatch):
     await next_event(socket, "message.ack")
     assert room_id in calls
     await socket.disconnect()
+
+
+async def test_sends_arriving_together_each_get_their_own_answer():
+    """Sends from several sockets at once are stored together; each still gets its own outcome."""
+    alice, bob, carol = await make_users("alice", "bob", "carol")
+    room_id = await make_group(alice, bob)
+    alice_ws, bob_ws, carol_ws = [await connect(u) for u in (alice, bob, carol)]
+    sends = [
+        (alice_ws, {"room_id": room_id, "content": "from alice", "client_id": "a-1"}),
+        (bob_ws, {"room_id": room_id, "content": "from bob", "client_id": "b-1"}),
+        (carol_ws, {"room_id": room_id, "content": "not my room", "client_id": "c-1"}),
+    ]
+    await asyncio.gather(*(socket.send_json_to({"event": "message.send", "data": data}) for socket, data in sends))
+    # Every frame each member's socket gets until it has its ack and both messages, in any order.
+    seen: dict[Any, list[dict[str, Any]]] = {alice_ws: [], bob_ws: []}
+    for socket, frames in seen.items():
+        for _ in range(20):
+            events = [frame["event"] for frame in frames]
+            if events.count("message.new") == 2 and "message.ack" in events:
+                break
+            frames.append(await socket.receive_json_from(timeout=5))
+    alice_ack, bob_ack = (next(f for f in seen[s] if f["event"] == "message.ack") for s in (alice_ws, bob_ws))
+    refused = await next_event(carol_ws, "error")
+    assert alice_ack["data"]["message"]["content"] == "from alice"
+    assert bob_ack["data"]["message"]["content"] == "from bob"
+    assert refused["data"]["code"] == "not_found"
+    assert refused["data"]["details"]["client_id"] == "c-1"
+    # Each member gets both messages once, in id order; the non-member nothing.
+    ids = sorted([alice_ack["data"]["message"]["id"], bob_ack["data"]["message"]["id"]])
+    for socket, frames in seen.items():
+        frames += await drain(socket)
+        assert [f["data"]["message"]["id"] for f in frames if f["event"] == "message.new"] == ids
+    assert await carol_ws.receive_nothing(timeout=0.3)
+    assert await sync_to_async(Message.objects.filter(room_id=room_id, type="text").count)() == 2
+    for socket in (alice_ws, bob_ws, carol_ws):
+        await socket.disconnect()
