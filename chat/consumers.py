@@ -1,9 +1,10 @@
 """Handlers for the chat's client WebSocket events, registered with the core router.
 
-Each handler checks the frame's fields, asks chat.selectors.membership_for (the one room-access
-rule), and calls the same service the REST API calls. What the services change reaches every
-member's sockets through their durable streams (chat/events.py); handlers answer only the
-sender's own socket (``message.ack``).
+Each handler checks the frame's fields, asks the one room-access rule (chat.selectors,
+``memberships_for_many`` and its one-room form ``membership_for``), and calls the services the
+REST API calls; sends from all of a process's sockets are stored in batches (SendBatcher).
+What the services change reaches every member's sockets through their durable streams
+(chat/events.py); handlers answer only the sender's own socket (``message.ack``).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 import weakref
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.conf import settings
 
@@ -85,7 +86,7 @@ def _send_many(sends: list[tuple[Any, dict[str, Any]]]) -> list[tuple[dict[str, 
             continue
         reactions = selectors.reaction_summaries(message_ids=[message.pk], viewer_id=request.user.pk)
         outcomes[index] = (payloads.message_payload(message, reactions=reactions.get(message.pk)), False)
-    return [outcome for outcome in outcomes if outcome is not None]
+    return cast("list[Any]", outcomes)  # every entry was filled above, in request order
 
 
 class SendBatcher:
