@@ -7,9 +7,11 @@ and each shape must be identical over REST and WebSocket (CONTRACT.md "A message
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from typing import Any
 
 from accounts.models import User
+from fastsock.core import presence
 
 from .models import Attachment, Membership, Message, Room
 
@@ -111,5 +113,26 @@ def room_payload(
     return payload
 
 
-def member_payload(membership: Membership) -> dict[str, Any]:
-    return {**(user_summary(membership.user) or {}), "role": membership.role, "joined_at": iso(membership.joined_at)}
+def members_with_presence(memberships: Iterable[Membership]) -> list[dict[str, Any]]:
+    """Members as one of them sees them: sharing the room, they may see who is online."""
+    memberships = list(memberships)
+    online = presence.online_user_ids(user_ids=[m.user_id for m in memberships])
+    return [member_payload(m, online=m.user_id in online) for m in memberships]
+
+
+def member_payload(membership: Membership, *, online: bool | None = None) -> dict[str, Any]:
+    """A member with their role and read/delivered watermarks (clients draw ticks and "Seen by"
+    from them); with ``online`` given, also their presence."""
+    user = membership.user
+    payload = {
+        **(user_summary(user) or {}),
+        "role": membership.role,
+        "joined_at": iso(membership.joined_at),
+        "avatar_url": avatar_url(f"/api/v1/users/{user.pk}/avatar", user.avatar),
+        "last_read_message_id": membership.last_read_message_id,
+        "last_delivered_message_id": membership.last_delivered_message_id,
+    }
+    if online is not None:
+        payload["online"] = online
+        payload["last_seen"] = iso(user.last_seen)
+    return payload

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import connection
-from django.db.models import Case, Count, IntegerField, Max, Min, Q, QuerySet, Value, When
+from django.db.models import Min, Q, QuerySet
 
 from accounts.models import User
 from fastsock.core.errors import ApiError, ErrorCode
@@ -221,23 +221,25 @@ def history_page(*, room_id: int, before: int | None = None, after: int | None =
 
 
 def reaction_summaries(*, message_ids: Iterable[int], viewer_id: int | None) -> dict[int, list[dict[str, Any]]]:
-    """Per message: ``[{emoji, count, me}]`` in order of first use (one query)."""
+    """Per message: ``[{emoji, count, me, user_ids}]`` in order of first use (one query)."""
     ids = list(message_ids)
     summaries: dict[int, list[dict[str, Any]]] = defaultdict(list)
     if not ids:
         return summaries
     rows = (
         Reaction.objects.filter(message_id__in=ids, message__deleted_at__isnull=True)
-        .values("message_id", "emoji")
-        .annotate(
-            count=Count("id"),
-            first=Min("id"),
-            me=Max(Case(When(user_id=viewer_id, then=Value(1)), default=Value(0), output_field=IntegerField())),
-        )
-        .order_by("message_id", "first")
+        .order_by("message_id", "id")
+        .values_list("message_id", "emoji", "user_id")
     )
-    for row in rows:
-        summaries[row["message_id"]].append({"emoji": row["emoji"], "count": row["count"], "me": bool(row["me"])})
+    by_emoji: dict[tuple[int, str], dict[str, Any]] = {}
+    for message_id, emoji, user_id in rows:
+        entry = by_emoji.get((message_id, emoji))
+        if entry is None:
+            entry = by_emoji[(message_id, emoji)] = {"emoji": emoji, "count": 0, "me": False, "user_ids": []}
+            summaries[message_id].append(entry)
+        entry["count"] += 1
+        entry["me"] = entry["me"] or user_id == viewer_id
+        entry["user_ids"].append(user_id)
     return summaries
 
 

@@ -88,7 +88,7 @@ def room_detail_payload(membership: Membership, user: User) -> dict[str, Any]:
         peer=peer,
         last_message=last_message,
     )
-    payload["members"] = [payloads.member_payload(m) for m in members]
+    payload["members"] = payloads.members_with_presence(members)
     return payload
 
 
@@ -199,7 +199,7 @@ class RoomMembersApi(APIView):
     def get(self, request: Request, room_id: int) -> Response:
         membership = selectors.membership_for(room_id=room_id, user=request.user)
         members = selectors.room_members(room_id=membership.room_id)
-        return Response({"results": [payloads.member_payload(m) for m in members]})
+        return Response({"results": payloads.members_with_presence(members)})
 
     @extend_schema(request=MembersAddInput, responses={201: schema.MembersAddedSchema})
     def post(self, request: Request, room_id: int) -> Response:
@@ -213,7 +213,7 @@ class RoomMembersApi(APIView):
         return Response(
             {
                 "added": [payloads.user_summary(user) for user in added],
-                "members": [payloads.member_payload(m) for m in members],
+                "members": payloads.members_with_presence(members),
             },
             status=status.HTTP_201_CREATED,
         )
@@ -240,7 +240,7 @@ class RoomMemberApi(APIView):
         data = MemberRoleInput(data=request.data)
         data.is_valid(raise_exception=True)
         target = services.room_member_set_role(actor=membership, user_id=user_id, role=data.validated_data["role"])
-        return Response(payloads.member_payload(target))
+        return Response(payloads.members_with_presence([target])[0])
 
 
 def messages_payload(messages: list[Any], viewer: User) -> list[dict[str, Any]]:

@@ -40,6 +40,7 @@ class ReactionSummarySchema(serializers.Serializer):
     emoji = serializers.CharField()
     count = serializers.IntegerField()
     me = serializers.BooleanField()
+    user_ids = serializers.ListField(child=serializers.IntegerField(), help_text="who reacted, in order")
 
 
 class MessageSchema(serializers.Serializer):
@@ -60,6 +61,11 @@ class MessageSchema(serializers.Serializer):
 class MemberSchema(UserSummarySchema):
     role = serializers.ChoiceField(choices=Membership.Role.choices)
     joined_at = serializers.DateTimeField()
+    avatar_url = serializers.CharField(allow_null=True)
+    last_read_message_id = serializers.IntegerField(allow_null=True, help_text="read up to (for ticks, Seen by)")
+    last_delivered_message_id = serializers.IntegerField(allow_null=True, help_text="received up to")
+    online = serializers.BooleanField(help_text="has a socket open anywhere (fellow members may see it)")
+    last_seen = serializers.DateTimeField(allow_null=True)
 
 
 class RoomSchema(serializers.Serializer):

@@ -6,6 +6,7 @@ import pytest
 
 from chat import selectors, services
 from chat.models import Message
+from fastsock.core import presence
 from fastsock.core.testing import api_client_for
 
 pytestmark = pytest.mark.django_db
@@ -166,11 +167,15 @@ def test_reactions_are_summarised_per_viewer(team, alice, bob):
     assert api_client_for(bob).post(url, {"emoji": "🎉"}, format="json").status_code == 200
     assert api_client_for(bob).post(url, {"emoji": "👍🏽"}, format="json").status_code == 201
     summary = api_client_for(alice).get(f"/api/v1/messages/{message['id']}").json()["reactions"]
-    assert summary == [{"emoji": "🎉", "count": 2, "me": True}, {"emoji": "👍🏽", "count": 1, "me": False}]
+    assert summary == [
+        {"emoji": "🎉", "count": 2, "me": True, "user_ids": [alice.pk, bob.pk]},
+        {"emoji": "👍🏽", "count": 1, "me": False, "user_ids": [bob.pk]},
+    ]
     removed = api_client_for(bob).delete(f"{url}/🎉")
     assert removed.json()["reactions"] == [
-        {"emoji": "🎉", "count": 1, "me": False}, {"emoji": "👍🏽", "count": 1, "me": True},
-    ]  # fmt: skip
+        {"emoji": "🎉", "count": 1, "me": False, "user_ids": [alice.pk]},
+        {"emoji": "👍🏽", "count": 1, "me": True, "user_ids": [bob.pk]},
+    ]
     assert api_client_for(bob).delete(f"{url}/🎉").status_code == 404
 
 
@@ -228,3 +233,19 @@ def test_sending_is_rate_limited_per_person(team, alice, rate):
     response = post(alice, team, {"content": "one too many"})
     assert response.status_code == 429
     assert int(response["Retry-After"]) >= 1
+
+
+def test_members_carry_watermarks_and_presence_for_fellow_members(team, alice, bob):
+    presence.socket_opened(user_id=bob.pk, channel="test-channel")
+    try:
+        listed = api_client_for(alice).get(f"/api/v1/rooms/{team.pk}/members").json()["results"]
+    finally:
+        presence.socket_closed(user_id=bob.pk, channel="test-channel")
+    members = {member["username"]: member for member in listed}
+    assert members["bob"]["online"] is True
+    assert members["alice"]["online"] is False
+    message = post(bob, team, {"content": "hi"}).json()
+    api_client_for(alice).post(f"/api/v1/rooms/{team.pk}/read", {}, format="json")
+    detail = api_client_for(bob).get(f"/api/v1/rooms/{team.pk}").json()
+    read_by = {member["username"]: member["last_read_message_id"] for member in detail["members"]}
+    assert read_by["alice"] == message["id"]

@@ -216,7 +216,7 @@ def test_results_carry_reactions(world, alice, bob):
 
     hit = search(bob, q="pizza").json()["results"][0]
 
-    assert hit["message"]["reactions"] == [{"emoji": "🍕", "count": 1, "me": True}]
+    assert hit["message"]["reactions"] == [{"emoji": "🍕", "count": 1, "me": True, "user_ids": [bob.pk]}]
 
 
 # --- Pagination ------------------------------------------------------------------------------

@@ -103,12 +103,21 @@ def socket_closed(*, user_id: int, channel: str) -> bool:
 
 
 def is_online(*, user_id: int) -> bool:
+    return user_id in online_user_ids(user_ids=[user_id])
+
+
+def online_user_ids(*, user_ids: Iterable[int]) -> set[int]:
+    """Which of these users have a live socket anywhere (one Redis round trip for all)."""
+    ids = list(dict.fromkeys(user_ids))
     now = time.time()
     client = _redis()
     if client is None:
         with _local_lock:
-            return any(until > now for until in _local.get(user_id, {}).values())
-    return client.zcount(_key(user_id), now, "+inf") > 0
+            return {i for i in ids if any(until > now for until in _local.get(i, {}).values())}
+    pipe = client.pipeline(transaction=False)
+    for user_id in ids:
+        pipe.zcount(_key(user_id), now, "+inf")
+    return {user_id for user_id, count in zip(ids, pipe.execute(), strict=True) if count > 0}
 
 
 def announce(*, user_id: int, online: bool, last_seen: Any) -> None:
