@@ -63,5 +63,17 @@ def user_profile_update(*, user: User, display_name: str | None = None, status_m
     return user
 
 
+def user_password_change(*, user: User, password: str) -> User:
+    """Give the user a new password.
+
+    The caller has checked the current password and the password validators (the settings
+    page's form does both). Every other session of the user ends, since their session hash no
+    longer matches; the caller keeps its own with ``update_session_auth_hash``.
+    """
+    user.set_password(password)
+    user.save(update_fields=["password"])
+    return user
+
+
 def user_mark_seen(*, user_id: int) -> None:
     User.objects.filter(pk=user_id).update(last_seen=timezone.now())

@@ -1,23 +1,29 @@
-"""Server-rendered account pages: log in, register, log out."""
+"""Server-rendered account pages: log in, register, log out, settings."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth import login, logout
+from django.contrib import messages
+from django.contrib.auth import login, logout, update_session_auth_hash
+from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import LoginView
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
+from accounts.api.serializers import UserOutput
+from chat.uploads import IMAGE_FORMATS
 from fastsock.core.errors import ApiError
 from fastsock.core.ratelimit import client_ip, rate_limit
 
 from . import services
-from .forms import RegistrationForm
+from .forms import AccountPasswordChangeForm, ProfileForm, RegistrationForm
 from .models import User
+
+SETTINGS_TEMPLATE = "accounts/settings.html"
 
 
 def _too_many_attempts(request: HttpRequest, template: str, context: dict[str, Any], error: ApiError) -> HttpResponse:
@@ -87,3 +93,45 @@ def logout_page(request: HttpRequest) -> HttpResponse:
     if not request.user.is_authenticated:
         return redirect("login")
     return render(request, "accounts/logout.html")
+
+
+def _settings_context(
+    user: User, profile_form: ProfileForm, password_form: AccountPasswordChangeForm
+) -> dict[str, Any]:
+    return {
+        "profile_form": profile_form,
+        "password_form": password_form,
+        "avatar_url": UserOutput(user).data["avatar_url"],
+        "avatar_types": ",".join(kind for kind in IMAGE_FORMATS if kind in settings.UPLOAD_ALLOWED_TYPES),
+        "upload_max_bytes": settings.UPLOAD_MAX_BYTES,
+    }
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def settings_page(request: HttpRequest) -> HttpResponse:
+    """Profile, photo and password; each form posts here with its name in ``form``."""
+    user = request.user
+    profile_form = ProfileForm.for_user(user)
+    password_form = AccountPasswordChangeForm(user)
+    submitted = request.POST.get("form")
+    if submitted == "profile":
+        profile_form = ProfileForm(request.POST)
+        if profile_form.is_valid():
+            services.user_profile_update(user=user, **profile_form.cleaned_data)
+            messages.success(request, "Your profile is saved.", extra_tags="profile")
+            return redirect("settings")
+    elif submitted == "password":
+        try:
+            rate_limit(request, action="auth.password_change.user", key=lambda _group, _request: str(user.pk))
+        except ApiError as error:
+            context = _settings_context(user, profile_form, password_form)
+            return _too_many_attempts(request, SETTINGS_TEMPLATE, context, error)
+        password_form = AccountPasswordChangeForm(user, request.POST)
+        if password_form.is_valid():
+            services.user_password_change(user=user, password=password_form.cleaned_data["new_password1"])
+            # The new password changes the session hash: keep this session, end the others.
+            update_session_auth_hash(request, user)
+            messages.success(request, "Your password is changed.", extra_tags="password")
+            return HttpResponseRedirect(reverse("settings") + "#password")
+    return render(request, SETTINGS_TEMPLATE, _settings_context(user, profile_form, password_form))

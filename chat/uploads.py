@@ -457,7 +457,8 @@ def _image_field_replace(instance: models.Model, field_name: str, content: bytes
         written.append(name)
         with transaction.atomic():
             # Read the current name under a lock: of two racing changes, each removes the file it replaced.
-            model = type(instance)
+            # Not type(instance): over session auth the user is a SimpleLazyObject wrapping it.
+            model = instance._meta.model
             previous = model.objects.select_for_update().values_list(field_name, flat=True).get(pk=instance.pk)
             model.objects.filter(pk=instance.pk).update(**{field_name: name})
             if previous:

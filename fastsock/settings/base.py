@@ -322,6 +322,7 @@ RATE_LIMITS = {
     "auth.login.username": env_str("RATE_LIMIT_LOGIN_USERNAME", "10/m"),
     "auth.register.ip": env_str("RATE_LIMIT_REGISTER_IP", "10/h"),
     "auth.refresh.ip": env_str("RATE_LIMIT_REFRESH_IP", "60/m"),
+    "auth.password_change.user": env_str("RATE_LIMIT_PASSWORD_CHANGE_USER", "10/h"),
     "chat.message.user": env_str("RATE_LIMIT_MESSAGE_USER", "120/m"),
     "chat.upload.user": env_str("RATE_LIMIT_UPLOAD_USER", "30/m"),
     "chat.search.user": env_str("RATE_LIMIT_SEARCH_USER", "60/m"),
