@@ -44,3 +44,19 @@ def chromium_browser() -> Iterator[Any]:
             yield browser
         finally:
             browser.close()
+
+
+def artifacts_dir() -> Path:
+    """Where browser tests leave their screenshots (``FASTSOCK_ARTIFACTS``, else ``artifacts/``)."""
+    import os
+
+    root = Path(os.environ.get("FASTSOCK_ARTIFACTS") or Path(__file__).resolve().parent.parent / "artifacts")
+    folder = root / "screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def screenshot(page: Any, name: str) -> Path:
+    path = artifacts_dir() / f"{name}.png"
+    page.screenshot(path=path)
+    return path

@@ -146,10 +146,14 @@ def daphne_servers(
 
 
 @contextlib.contextmanager
-def serve_again(server: RunningServer) -> Iterator[RunningServer]:
-    """A new Daphne process on the same database, Redis and settings: a server restart."""
-    port = free_port()
-    with _serve(server.log_file.with_name(f"daphne-{port}.log"), port, server.env) as restarted:
+def serve_again(server: RunningServer, *, same_port: bool = False) -> Iterator[RunningServer]:
+    """A new Daphne process on the same database, Redis and settings: a server restart.
+
+    With ``same_port`` the new process takes the old one's address (stop the old one first),
+    as a browser page reconnecting to the address it was loaded from needs.
+    """
+    port = int(server.base_url.rsplit(":", 1)[1]) if same_port else free_port()
+    with _serve(server.log_file.with_name(f"daphne-{port}-again.log"), port, server.env) as restarted:
         yield restarted
 
 

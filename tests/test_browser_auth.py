@@ -43,8 +43,8 @@ def test_a_demo_user_logs_in_and_sees_the_demo_rooms(page, server, tmp_path):
     page.get_by_role("button", name="Log in").click()
     page.get_by_role("heading", name=re.compile("Hi Alice")).wait_for()
     rooms = page.get_by_role("navigation", name="Rooms")
-    rooms.get_by_text("Demo team").wait_for()
-    rooms.get_by_text("Bob Builder").wait_for()
+    rooms.get_by_text("Demo team", exact=True).wait_for()
+    rooms.get_by_text("Bob Builder", exact=True).wait_for()
     page.screenshot(path=tmp_path / "chat.png")
 
 

@@ -217,7 +217,7 @@ S3_BUCKET = env_str("S3_BUCKET")
 _staticfiles_backend = (
     "django.contrib.staticfiles.storage.StaticFilesStorage"
     if DEBUG
-    else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    else "fastsock.core.staticfiles.StaticFilesStorage"
 )
 if S3_BUCKET:
     STORAGES = {
