@@ -215,9 +215,7 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 
 S3_BUCKET = env_str("S3_BUCKET")
 _staticfiles_backend = (
-    "django.contrib.staticfiles.storage.StaticFilesStorage"
-    if DEBUG
-    else "fastsock.core.staticfiles.StaticFilesStorage"
+    "django.contrib.staticfiles.storage.StaticFilesStorage" if DEBUG else "fastsock.core.staticfiles.StaticFilesStorage"
 )
 if S3_BUCKET:
     STORAGES = {
