@@ -411,3 +411,94 @@ services.message_send(membership=membership, content="{while_away}")
             for text in (before, queued, while_away, after):
                 assert bubble(page, text).count() == 1, (text, page.url)
         people.close()
+
+
+def test_a_refused_send_is_marked_failed_and_goes_through_on_retry(people, server):
+    direct = server.demo["direct_room"]
+    alice = people.log_in("alice")
+    refused = []
+
+    def refuse_the_first_send(ws):
+        # Between the page and the real server: the first message.send gets the error frame a
+        # server sends when it refuses one; everything else passes through untouched.
+        upstream = ws.connect_to_server()
+
+        def from_page(frame):
+            data = json.loads(frame)
+            if data.get("event") == "message.send" and not refused:
+                refused.append(data)
+                error = {"code": "rate_limited", "message": "Try again in 3 seconds.", "details": {
+                    "client_id": data["data"]["client_id"]}}  # fmt: skip
+                ws.send(json.dumps({"event": "error", "data": {**error, "ref": data.get("ref")}}))
+                return
+            upstream.send(frame)
+
+        ws.on_message(from_page)
+
+    alice.route_web_socket(re.compile(r"/ws/"), refuse_the_first_send)
+    alice.reload()
+    alice.wait_for_function("() => window.fastsock.socket.open")
+    open_room(alice, direct)
+    text = unique("retry-me")
+    send(alice, text)
+    failed = bubble(alice, text)
+    failed.get_by_role("alert").filter(has_text="Slow down — Try again in 3 seconds.").wait_for()
+    failed.locator('.ticks[data-state="failed"]').wait_for()
+    screenshot(alice, "chat-send-failed")
+    failed.get_by_role("button", name="Retry").click()
+    bubble(alice, text).locator('.ticks:not([data-state="sending"]):not([data-state="failed"])').wait_for()
+    bob = people.log_in("bob")
+    open_room(bob, direct)
+    bubble(bob, text).wait_for()
+    assert bubble(bob, text).count() == 1
+
+
+def test_files_arrive_by_drop_and_by_paste(people, server, tmp_path):
+    group = server.demo["group_room"]
+    alice = people.log_in("alice")
+    open_room(alice, group)
+    carry = alice.evaluate_handle("""() => {
+        const transfer = new DataTransfer();
+        transfer.items.add(new File(["dropped notes"], "dropped.txt", { type: "text/plain" }));
+        return transfer;
+    }""")
+    alice.dispatch_event("#room-view", "dragenter", {"dataTransfer": carry})
+    alice.get_by_text("Drop files to send them").wait_for()
+    alice.dispatch_event("#room-view", "drop", {"dataTransfer": carry})
+    alice.locator("#messages .file-card", has_text="dropped.txt").wait_for()
+    alice.get_by_label("Message", exact=True).evaluate("""(box) => {
+        const transfer = new DataTransfer();
+        transfer.items.add(new File(["pasted notes"], "pasted.txt", { type: "text/plain" }));
+        box.dispatchEvent(new ClipboardEvent("paste", { clipboardData: transfer, bubbles: true, cancelable: true }));
+    }""")
+    alice.locator("#messages .file-card", has_text="pasted.txt").wait_for()
+
+
+def test_a_direct_conversation_starts_from_the_new_message_dialog(people, server):
+    carol = people.log_in("carol")
+    carol.get_by_role("button", name="+ Message").click()
+    dialog = carol.get_by_role("dialog", name="New message")
+    dialog.get_by_label("Find a person").press_sequentially("bob")
+    dialog.get_by_role("option", name=re.compile("Bob Builder")).click()
+    carol.get_by_role("heading", name="Bob Builder").wait_for()
+    text = unique("hi bob")
+    send(carol, text)
+    bob = people.log_in("bob")
+    bob.get_by_role("navigation", name="Rooms").get_by_text("Carol Danvers", exact=True).wait_for()
+
+
+def test_keyboard_edits_the_last_message_and_escape_cancels(people, server):
+    alice = people.log_in("alice")
+    open_room(alice, server.demo["group_room"])
+    text = unique("typo")
+    send(alice, text)
+    bubble(alice, text).locator('.ticks:not([data-state="sending"])').wait_for()
+    box = alice.get_by_label("Message", exact=True)
+    box.press("ArrowUp")
+    alice.get_by_label("Edit message").press("Escape")
+    alice.get_by_label("Edit message").wait_for(state="detached")
+    box.press("ArrowUp")
+    fixed = unique("fixed")
+    alice.get_by_label("Edit message").fill(fixed)
+    alice.get_by_label("Edit message").press("Enter")
+    bubble(alice, fixed).get_by_text("edited").wait_for()

@@ -4,7 +4,7 @@
 import { api, uploadFile } from "./api.js";
 import { ChatSocket } from "./socket.js";
 import { el, linkify, highlighted, timeOf, dayLabel, sizeText, relativeTime, initial } from "./format.js";
-import { openGroupModal, peoplePicker } from "./people.js";
+import { openDirectModal, openGroupModal, peoplePicker } from "./people.js";
 
 const boot = JSON.parse(document.getElementById("chat-bootstrap").textContent);
 const me = boot.me;
@@ -52,7 +52,18 @@ function showConnection({ state, retryIn }) {
     return;
   }
   banner.hidden = false;
+  if (state === "closed" && socket.attempt === 3) checkSession();
   $("conn-text").textContent = state === "reconnecting" ? "Reconnecting…" : `Disconnected — reconnecting in ${retryIn}s`;
+}
+
+async function checkSession() {
+  // A socket that keeps failing may mean the session ended (logged out elsewhere, expired):
+  // then reconnecting cannot help, and the person should log in again.
+  try {
+    await api("GET", "/api/v1/users/me");
+  } catch (error) {
+    if (error.status === 401 || error.status === 403) location.assign(`/login/?next=${encodeURIComponent(location.pathname)}`);
+  }
 }
 
 function flushPending() {
@@ -969,6 +980,7 @@ function renderInfo() {
           el("span", { class: "avatar small", "aria-hidden": "true" }, member.avatar_url ? el("img", { src: member.avatar_url, alt: "" }) : initial(member.display_name), el("span", { class: `dot ${member.online ? "online" : ""}` })),
           el("span", { class: "member-name" }, member.display_name, el("small", {}, `@${member.username}${member.online ? " · online" : ""}`)),
           el("span", { class: `role ${member.role}` }, member.role),
+          member.id !== me.id && room.kind === "group" ? el("button", { type: "button", class: "link-button", "aria-label": `Message ${member.display_name}`, onclick: () => messagePerson(member) }, "Message") : null,
           manager && room.kind === "group" && member.id !== me.id && member.role !== "owner" ? el("button", { type: "button", class: "link-button danger", "aria-label": `Remove ${member.display_name}`, onclick: () => removeMember(room, member) }, "Remove") : null,
         ),
       ),
@@ -1014,6 +1026,19 @@ async function leaveRoom(room) {
     views.delete(room.id);
     $("info-panel").hidden = true;
     showWelcome();
+  } catch (error) {
+    toast(error.message);
+  }
+}
+
+function openDirectRoom(room) {
+  if (!rooms.has(room.id)) rooms.set(room.id, room);
+  openRoom(room.id);
+}
+
+async function messagePerson(member) {
+  try {
+    openDirectRoom(await api("POST", "/api/v1/rooms/direct", { user_id: member.id }));
   } catch (error) {
     toast(error.message);
   }
@@ -1156,6 +1181,7 @@ function wire() {
     const query = $("search-input").value.trim();
     if (query) search(query);
   });
+  $("new-direct").addEventListener("click", () => openDirectModal(openDirectRoom));
   $("new-group").addEventListener("click", () =>
     openGroupModal((room) => {
       rooms.set(room.id, { ...room, unread_count: 0 });

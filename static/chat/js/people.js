@@ -133,3 +133,27 @@ export function openGroupModal(onCreated) {
   dialog.showModal();
   name.focus();
 }
+
+/** The "New message" dialog: pick one person, get (or start) your direct room with them. */
+export function openDirectModal(onOpened) {
+  const dialog = document.getElementById("direct-modal");
+  const error = dialog.querySelector("#direct-error");
+  error.textContent = "";
+  const picker = peoplePicker({
+    exclude: () => new Set(),
+    label: "Find a person",
+    onPick: async (user) => {
+      try {
+        const room = await api("POST", "/api/v1/rooms/direct", { user_id: user.id });
+        dialog.close();
+        onOpened(room);
+      } catch (failure) {
+        error.textContent = failure.message;
+      }
+    },
+  });
+  dialog.querySelector(".picker-slot").replaceChildren(picker);
+  dialog.querySelector(".cancel").onclick = () => dialog.close();
+  dialog.showModal();
+  picker.querySelector("input").focus();
+}
