@@ -118,6 +118,7 @@ def test_a_message_goes_out_and_its_ticks_reach_read(people, server):
     assert re.match(r"^\(\d+\) ", bob.title()), bob.title()
     open_room(bob, direct)
     bubble(bob, text).wait_for()
+    bob.get_by_role("separator").filter(has_text="New messages").wait_for()
     ticks.and_(alice.locator('[data-state="read"]')).wait_for()
     alice.get_by_text("Seen by Bob Builder").wait_for()
     bob.locator(f'#room-list a.room[data-room-id="{direct}"] .badge').wait_for(state="detached")
@@ -502,3 +503,60 @@ def test_keyboard_edits_the_last_message_and_escape_cancels(people, server):
     alice.get_by_label("Edit message").fill(fixed)
     alice.get_by_label("Edit message").press("Enter")
     bubble(alice, fixed).get_by_text("edited").wait_for()
+
+
+def test_a_reply_quotes_the_message_it_answers(people, server):
+    group = server.demo["group_room"]
+    alice, bob = people.log_in("alice"), people.log_in("bob")
+    open_room(alice, group)
+    open_room(bob, group)
+    question = unique("lunch at noon?")
+    send(alice, question)
+    bubble(bob, question).click(button="right")
+    bob.get_by_role("menuitem", name="Reply").click()
+    bob.get_by_text(f"Replying to Alice Liddell: {question}").wait_for()
+    answer = unique("yes please")
+    send(bob, answer)
+    quote = bubble(alice, answer).locator("blockquote")
+    quote.get_by_text(question).wait_for()
+    quote.get_by_text("Alice Liddell").wait_for()
+
+
+def test_room_info_renames_adds_removes_and_leaves_live(people, server):
+    alice, bob, carol = people.log_in("alice"), people.log_in("bob"), people.log_in("carol")
+    name = unique("Plans")
+    alice.get_by_role("button", name="+ New group").click()
+    dialog = alice.get_by_role("dialog", name="New group")
+    dialog.get_by_label("Name").fill(name)
+    dialog.get_by_label("Add people").press_sequentially("bob")
+    dialog.get_by_role("option", name=re.compile("Bob Builder")).click()
+    dialog.get_by_role("button", name="Create group with 1 person").click()
+    alice.get_by_role("heading", name=name).wait_for()
+    bob_rooms = bob.get_by_role("navigation", name="Rooms")
+    bob_rooms.get_by_text(name, exact=True).wait_for()
+
+    alice.get_by_role("button", name="Room info").click()
+    info = alice.get_by_role("complementary", name="Room info")
+    renamed = unique("Better plans")
+    info.get_by_label("Room name").fill(renamed)
+    info.get_by_role("button", name="Save").click()
+    bob_rooms.get_by_text(renamed, exact=True).wait_for()
+
+    info.get_by_label("Find people to add").press_sequentially("carol")
+    info.get_by_role("option", name=re.compile("Carol Danvers")).click()
+    info.get_by_text("@carol").wait_for()
+    carol_rooms = carol.get_by_role("navigation", name="Rooms")
+    carol_rooms.get_by_text(renamed, exact=True).wait_for()
+
+    info.get_by_role("button", name="Remove Carol Danvers").click()
+    info.get_by_text("@carol").wait_for(state="detached")
+    carol_rooms.get_by_text(renamed, exact=True).wait_for(state="detached")
+
+    room_id = int(alice.url.rstrip("/").rsplit("/", 1)[1])
+    open_room(bob, room_id)
+    bob.get_by_role("button", name="Room info").click()
+    bob.get_by_role("button", name="Leave room").click()
+    bob.get_by_role("button", name="Leave", exact=True).click()
+    bob_rooms.get_by_text(renamed, exact=True).wait_for(state="detached")
+    bob.get_by_role("heading", name=re.compile("Hi Bob")).wait_for()
+    alice.get_by_text("@bob").wait_for(state="detached")
