@@ -56,7 +56,7 @@ def artifacts_dir() -> Path:
     return folder
 
 
-def screenshot(page: Any, name: str) -> Path:
+def screenshot(page: Any, name: str, *, full_page: bool = False) -> Path:
     path = artifacts_dir() / f"{name}.png"
-    page.screenshot(path=path)
+    page.screenshot(path=path, full_page=full_page)
     return path

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from tests.browser import chromium_browser
+from tests.browser import chromium_browser, screenshot
 from tests.servers import daphne_server
 
 pytestmark = pytest.mark.system
@@ -27,7 +27,7 @@ def server(tmp_path_factory, browser):
 
 
 @pytest.fixture
-def page(browser, server, tmp_path):
+def page(browser, server):
     context = browser.new_context(base_url=server.base_url, viewport={"width": 1280, "height": 800})
     page = context.new_page()
     page.set_default_timeout(10_000)
@@ -35,7 +35,7 @@ def page(browser, server, tmp_path):
     context.close()
 
 
-def test_a_demo_user_logs_in_and_sees_the_demo_rooms(page, server, tmp_path):
+def test_a_demo_user_logs_in_and_sees_the_demo_rooms(page, server):
     page.goto("/")
     page.wait_for_url(re.compile(r"/login/\?next=/$"))
     page.get_by_label("Username").fill("alice")
@@ -45,7 +45,7 @@ def test_a_demo_user_logs_in_and_sees_the_demo_rooms(page, server, tmp_path):
     rooms = page.get_by_role("navigation", name="Rooms")
     rooms.get_by_text("Demo team", exact=True).wait_for()
     rooms.get_by_text("Bob Builder", exact=True).wait_for()
-    page.screenshot(path=tmp_path / "chat.png")
+    screenshot(page, "chat-home")
 
 
 def test_a_wrong_password_is_explained_on_the_page(page):

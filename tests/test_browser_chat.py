@@ -560,3 +560,18 @@ def test_room_info_renames_adds_removes_and_leaves_live(people, server):
     bob_rooms.get_by_text(renamed, exact=True).wait_for(state="detached")
     bob.get_by_role("heading", name=re.compile("Hi Bob")).wait_for()
     alice.get_by_text("@bob").wait_for(state="detached")
+
+
+def test_a_file_of_a_type_not_accepted_is_explained_and_not_sent(people, server, tmp_path):
+    alice = people.log_in("alice")
+    open_room(alice, server.demo["group_room"])
+    program = tmp_path / "setup.exe"
+    program.write_bytes(b"MZ\x90\x00" + bytes(range(256)) * 64)
+    alice.locator("#file-input").set_input_files(program)
+    failed = alice.locator(".upload.failed", has_text="setup.exe")
+    failed.get_by_role("alert").wait_for()
+    assert "not" in failed.get_by_role("alert").inner_text().lower()
+    assert failed.get_by_role("button", name="Retry").count() == 0  # retrying cannot help
+    failed.get_by_role("button", name="Dismiss").click()
+    failed.wait_for(state="detached")
+    assert alice.locator("#messages .file-card", has_text="setup.exe").count() == 0

@@ -8,7 +8,7 @@ import re
 import pytest
 from PIL import Image
 
-from tests.browser import chromium_browser
+from tests.browser import chromium_browser, screenshot
 from tests.servers import daphne_server
 
 pytestmark = pytest.mark.system
@@ -100,7 +100,7 @@ def test_a_person_previews_and_uploads_a_photo_then_renames_themselves(page, ser
     expect(page.get_by_label("Display name")).to_have_value("Alice in Wonderland")
     # The photo is the server's after a reload too.
     expect(avatar).to_have_attribute("src", SERVER_AVATAR)
-    page.screenshot(path=tmp_path / "settings.png", full_page=True)
+    screenshot(page, "settings", full_page=True)
 
     page.get_by_role("link", name="Back to chat").click()
     page.get_by_role("heading", name=re.compile("Hi Alice in Wonderland")).wait_for()
@@ -121,4 +121,4 @@ def test_an_upload_the_server_refuses_is_explained_next_to_the_picker(phone, ser
     expect(phone.get_by_role("alert")).to_have_text("The file is larger than the limit of 25 MiB.")
     expect(phone.locator("img[data-avatar]")).to_be_hidden()
     expect(phone.get_by_role("button", name="Upload photo")).to_be_enabled()
-    phone.screenshot(path=tmp_path / "settings-phone-dark.png", full_page=True)
+    screenshot(phone, "settings-phone-dark", full_page=True)
