@@ -52,6 +52,21 @@ def _system_message(*, room: Room, content: str) -> Message:
     return message
 
 
+def room_note_post(*, room: Room, content: str, from_user: User | None = None) -> Message:
+    """A note in a room's timeline about something that happened there (a call, say).
+
+    A note *from* someone counts as unread for the room's other members, as a message of
+    theirs would: a missed call is news to whoever missed it. Without ``from_user`` it is a
+    plain system message, unread for nobody. Clients show both as notes, not as bubbles.
+    """
+    with transaction.atomic():
+        if from_user is None:
+            return _system_message(room=room, content=content)
+        note = Message(room=room, sender=from_user, type=Message.Type.SYSTEM, content=content)
+        _store_new_messages([note])
+        return note
+
+
 def _active_users(user_ids: Iterable[int]) -> list[User]:
     ids = {int(user_id) for user_id in user_ids}
     users = list(User.objects.filter(pk__in=ids, is_active=True).order_by("pk"))

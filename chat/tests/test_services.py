@@ -1,7 +1,7 @@
 import pytest
 
 from chat.models import Membership, Message, Room
-from chat.selectors import membership_for, membership_list, memberships_for_many
+from chat.selectors import membership_for, membership_list, memberships_for_many, unread_count
 from chat.services import (
     SendRequest,
     direct_room_get_or_create,
@@ -11,6 +11,7 @@ from chat.services import (
     room_member_remove,
     room_member_set_role,
     room_members_add,
+    room_note_post,
     room_rename,
 )
 from fastsock.core.errors import ApiError
@@ -185,3 +186,18 @@ def test_a_resend_in_a_batch_returns_the_original_and_stores_the_rest(alice, bob
     assert twice_again.pk == twice.pk
     assert Message.objects.filter(room=team, type="text").count() == 3
     assert Membership.objects.get(room=team, user=alice).unread_count == 2
+
+
+def test_a_note_from_someone_counts_as_unread_for_the_others_only(alice, bob):
+    room, _ = direct_room_get_or_create(user=alice, other=bob)
+    note = room_note_post(room=room, content="Missed video call", from_user=alice)
+    assert note.type == Message.Type.SYSTEM
+    assert note.sender_id == alice.pk
+    bob_membership = membership_for(room_id=room.pk, user=bob)
+    alice_membership = membership_for(room_id=room.pk, user=alice)
+    assert bob_membership.unread_count == unread_count(membership=bob_membership) == 1
+    assert alice_membership.unread_count == unread_count(membership=alice_membership) == 0
+    plain = room_note_post(room=room, content="Video call · 3 min")
+    assert plain.sender_id is None
+    bob_membership.refresh_from_db()
+    assert bob_membership.unread_count == 1
