@@ -164,3 +164,24 @@ async def test_a_stream_of_invalid_frames_closes_the_socket_with_4008(settings):
             break
     assert outputs[-1] == {"type": "websocket.close", "code": 4008}
     assert sum(1 for o in outputs if o["type"] == "websocket.send") == 4
+
+
+async def test_an_event_that_finds_the_client_gone_is_dropped_and_the_clean_up_still_runs():
+    """Daphne refuses a send after the client closed; that must not end the consumer before
+    it handles the disconnect (which marks the user offline, ends typing and calls)."""
+    from autobahn.exception import Disconnected
+
+    from fastsock.core.websocket.consumer import SocketConsumer
+
+    sent: list[dict] = []
+
+    async def closed_connection(message: dict) -> None:
+        sent.append(message)
+        raise Disconnected("Attempt to send on a closed protocol")
+
+    consumer = SocketConsumer()
+    consumer.base_send = closed_connection
+    await consumer.send(text_data='{"event":"message.new"}')
+    await consumer.send(text_data='{"event":"unread"}')
+    assert consumer.peer_gone is True
+    assert len(sent) == 1, "once the client is known to be gone, nothing more is attempted"

@@ -22,6 +22,13 @@ from .db import database_sync_to_async
 
 logger = structlog.get_logger(__name__)
 
+try:  # Daphne (our server) raises autobahn's error for a send after the client went away.
+    from autobahn.exception import Disconnected as _AutobahnDisconnected
+
+    PEER_GONE_ERRORS: tuple[type[BaseException], ...] = (_AutobahnDisconnected,)
+except ImportError:  # pragma: no cover - another ASGI server
+    PEER_GONE_ERRORS = ()
+
 
 class FrameBudget:
     """A token bucket per connection: bursts are fine, floods get ``rate_limited``."""
@@ -195,6 +202,21 @@ class SocketConsumer(AsyncWebsocketConsumer):
         if handler is None:
             raise ApiError(ErrorCode.INVALID, f"Unknown event {frame.event!r}.", details={"event": ["unknown"]})
         await handler(self, frame)
+
+    async def send(self, text_data: str | None = None, bytes_data: bytes | None = None, close: bool = False) -> None:
+        """Send a frame; one that finds the client already gone is dropped.
+
+        An event can be on its way while the client closes the connection. The send then
+        fails, and an exception here would end the consumer before it handles the disconnect
+        that follows, skipping its clean-up: the user would stay "online" and their typing
+        and calls would not end until their timers ran out.
+        """
+        if getattr(self, "peer_gone", False):
+            return
+        try:
+            await super().send(text_data=text_data, bytes_data=bytes_data, close=close)
+        except PEER_GONE_ERRORS:
+            self.peer_gone = True
 
     async def send_event(self, event: str, data: dict[str, Any], **extra: Any) -> None:
         extra = {key: value for key, value in extra.items() if value is not None}
