@@ -134,14 +134,25 @@ def _record_new_messages(messages: list[Message]) -> dict[tuple[int, int], int]:
 
 
 def _uncount_deleted_message(message: Message) -> dict[int, int]:
-    """-1 for every member who had not read it (the sender never counted it); their new counts."""
-    table = Membership._meta.db_table
+    """-1 for every member who had not read it (the sender never counted it); their new counts.
+
+    Locks as a send does, the room first and then its memberships in id order: a delete that
+    updated the rows in whatever order the table gave them deadlocked with sends to the room.
+    """
+    rooms, memberships = Room._meta.db_table, Membership._meta.db_table
+    lock = ""
+    if connection.vendor == "postgresql":
+        lock = (
+            f"AND id IN (SELECT m.id FROM {memberships} AS m WHERE m.room_id = ("  # noqa: S608 - our own tables
+            f"SELECT id FROM {rooms} WHERE id = %(room)s FOR NO KEY UPDATE) ORDER BY m.id FOR UPDATE) "
+        )
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {table} SET unread_count = unread_count - 1 "  # noqa: S608 - our own table name
-            "WHERE room_id = %s AND user_id <> %s AND unread_count > 0 "
-            "AND (last_read_message_id IS NULL OR last_read_message_id < %s) RETURNING user_id, unread_count",
-            [message.room_id, message.sender_id, message.pk],
+            f"UPDATE {memberships} SET unread_count = unread_count - 1 "  # noqa: S608 - our own table name
+            "WHERE room_id = %(room)s AND user_id <> %(sender)s AND unread_count > 0 "
+            f"AND (last_read_message_id IS NULL OR last_read_message_id < %(message)s) {lock}"
+            "RETURNING user_id, unread_count",
+            {"room": message.room_id, "sender": message.sender_id, "message": message.pk},
         )
         return dict(cursor.fetchall())
 
