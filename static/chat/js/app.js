@@ -193,9 +193,11 @@ async function onRoomChanged(room, membersChanged = false) {
   }
   const known = rooms.get(room.id);
   rooms.set(room.id, { ...known, ...room, title: room.kind === "group" ? room.name : known.title, peer: known.peer, unread_count: known.unread_count || 0, role: known.role });
-  if (membersChanged || room.id === currentId) {
+  if (membersChanged) {
     views.delete(room.id);
     if (room.id === currentId) openRoom(room.id, { push: false, keepScroll: true });
+  } else if (room.id === currentId) {
+    renderHeader();
   }
   renderRooms();
 }
@@ -945,15 +947,20 @@ async function search(query) {
 
 // --- Room info panel -----------------------------------------------------------------------------------
 
+let infoInputs = null; // the room info panel's inputs, kept while it shows one room
+
 function renderInfo() {
   const room = rooms.get(currentId);
   const roomView = view(currentId);
   const body = $("info-body");
   if (!room) return;
+  // Live updates redraw the panel; what the person is typing there must survive them.
+  if (!infoInputs || infoInputs.roomId !== room.id) infoInputs = { roomId: room.id };
   const manager = room.role === "owner" || room.role === "admin";
   const parts = [];
   if (room.kind === "group" && manager) {
-    const name = el("input", { id: "rename-input", value: room.name, maxlength: 80, "aria-label": "Room name" });
+    const name = infoInputs.name || el("input", { id: "rename-input", value: room.name, maxlength: 80, "aria-label": "Room name" });
+    infoInputs.name = name;
     const error = el("p", { class: "form-error", role: "alert" });
     parts.push(
       el(
@@ -988,7 +995,8 @@ function renderInfo() {
   );
   if (room.kind === "group" && manager) {
     parts.push(el("h4", {}, "Add people"));
-    parts.push(peoplePicker({ exclude: () => new Set(roomView.members.keys()), onPick: (user) => addMembers(room, [user]), label: "Find people to add" }));
+    infoInputs.picker = infoInputs.picker || peoplePicker({ exclude: () => new Set(view(room.id).members.keys()), onPick: (user) => addMembers(room, [user]), label: "Find people to add" });
+    parts.push(infoInputs.picker);
   }
   if (room.kind === "group") {
     const confirm = el("div", { class: "confirm", hidden: true }, el("p", {}, `Leave ${roomTitle(room)}? You will stop getting its messages.`), el("button", { type: "button", class: "button danger", onclick: () => leaveRoom(room) }, "Leave"), el("button", { type: "button", class: "button ghost", onclick: () => { confirm.hidden = true; } }, "Stay"));
