@@ -13,6 +13,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/v1/", include("accounts.api.urls")),
     path("api/v1/", include("chat.api.urls")),
+    path("api/v1/", include("calls.api.urls")),
     path("", include("accounts.urls")),
     path("", include("chat.urls")),
     # Anything else under an API prefix answers in the API's error shape.

@@ -1,1 +1,1 @@
-"""The calls REST API: one view per operation (arrives with the calls issue)."""
+"""The calls REST API: one view per operation, rules in the calls app's modules."""

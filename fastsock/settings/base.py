@@ -328,6 +328,7 @@ RATE_LIMITS = {
     "chat.room.user": env_str("RATE_LIMIT_ROOM_USER", "60/h"),
     "chat.write.user": env_str("RATE_LIMIT_CHAT_WRITE_USER", "300/m"),
     "accounts.search.user": env_str("RATE_LIMIT_PEOPLE_SEARCH_USER", "120/m"),
+    "calls.ice.user": env_str("RATE_LIMIT_ICE_SERVERS_USER", "30/m"),
 }
 RATELIMIT_IP_META_KEY = env_str("RATELIMIT_IP_META_KEY") or None
 RATELIMIT_USE_CACHE = "default"
@@ -354,6 +355,26 @@ UPLOAD_ALLOWED_TYPES = env_list(
 # Images whose pixels (all frames of an animation together) exceed this are refused before
 # they are decoded: a few kilobytes can declare gigapixels. Pillow's own guard stops at 178 M.
 UPLOAD_IMAGE_MAX_PIXELS = env_int("UPLOAD_IMAGE_MAX_PIXELS", 50_000_000)
+
+# --- Calls ----------------------------------------------------------------------------------
+
+# ICE servers handed to browsers for calls (calls.turn). TURN credentials are minted per request
+# from the secret coturn also holds (TURN REST scheme), so no TURN password is stored anywhere.
+STUN_URLS = env_list("STUN_URLS")
+TURN_URLS = env_list("TURN_URLS")
+TURN_SHARED_SECRET = env_str("TURN_SHARED_SECRET")
+TURN_CREDENTIAL_TTL = env_int("TURN_CREDENTIAL_TTL", 3600)
+# A browser given a URL of the wrong scheme refuses to create the whole peer connection.
+for _name, _urls, _schemes in (
+    ("STUN_URLS", STUN_URLS, ("stun:", "stuns:")),
+    ("TURN_URLS", TURN_URLS, ("turn:", "turns:")),
+):
+    for _url in _urls:
+        if not _url.startswith(_schemes):
+            raise ImproperlyConfigured(f"{_name} entries must start with {' or '.join(_schemes)}, not {_url!r}.")
+# Under a minute leaves a client no time to use its credentials; past a day a leaked one lasts too long.
+if not 60 <= TURN_CREDENTIAL_TTL <= 86400:
+    raise ImproperlyConfigured(f"TURN_CREDENTIAL_TTL must be between 60 and 86400 seconds, not {TURN_CREDENTIAL_TTL}.")
 
 # --- Realtime -------------------------------------------------------------------------------
 

@@ -1,0 +1,7 @@
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("calls/ice-servers", views.IceServersApi.as_view(), name="api-calls-ice-servers"),
+]
