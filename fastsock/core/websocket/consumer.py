@@ -181,7 +181,7 @@ class SocketConsumer(AsyncWebsocketConsumer):
                 logger.warning("websocket.too_many_invalid_frames", user_id=self.user.pk)
                 await self.close(code=protocol.CLOSE_POLICY_VIOLATION_APPLICATION)
         except Exception:
-            logger.exception("websocket.handler_failed", event=frame.event if frame else None)
+            logger.exception("websocket.handler_failed", frame_event=frame.event if frame else None)
             await self.send_error(
                 ApiError(ErrorCode.SERVER_ERROR, "Something went wrong on our side."), frame.ref if frame else None
             )
