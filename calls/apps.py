@@ -4,3 +4,8 @@ from django.apps import AppConfig
 class CallsConfig(AppConfig):
     name = "calls"
     verbose_name = "Calls"
+
+    def ready(self) -> None:
+        from . import consumers
+
+        consumers.register()

@@ -106,6 +106,16 @@ def is_online(*, user_id: int) -> bool:
     return user_id in online_user_ids(user_ids=[user_id])
 
 
+def live_sockets(*, user_id: int) -> list[str]:
+    """The channel names of the user's open sockets, on every process (their devices)."""
+    now = time.time()
+    client = _redis()
+    if client is None:
+        with _local_lock:
+            return sorted(channel for channel, until in _local.get(user_id, {}).items() if until > now)
+    return sorted(member.decode() for member in client.zrangebyscore(_key(user_id), now, "+inf"))
+
+
 def online_user_ids(*, user_ids: Iterable[int]) -> set[int]:
     """Which of these users have a live socket anywhere (one Redis round trip for all)."""
     ids = list(dict.fromkeys(user_ids))

@@ -71,3 +71,15 @@ def publish_ephemeral(user_ids: Iterable[int], event: str, data: dict[str, Any])
     """Send an event without ``seq`` to these users' sockets now; it is not stored or replayed."""
     message = {"type": "realtime.event", "event": event, "data": data}
     publish_many([(user_group(user_id), message) for user_id in sorted(set(user_ids))])
+
+
+def publish_to_socket(channel: str, event: str, data: dict[str, Any]) -> None:
+    """Send an ephemeral event to one socket (one device of a user) by its channel name.
+
+    For what belongs to one device only, such as a call's SDP and ICE, which go to the device
+    that accepted the call and to no other, not even the same person's other tabs.
+    """
+    layer = get_channel_layer()
+    if layer is None or not channel:
+        return
+    async_to_sync(layer.send)(channel, {"type": "realtime.event", "event": event, "data": data})

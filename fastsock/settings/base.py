@@ -198,6 +198,7 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
     "purge-old-stream-events": {"task": "core.stream_purge", "schedule": 3600.0},
+    "end-abandoned-calls": {"task": "calls.sweep", "schedule": 15.0},
 }
 
 # --- Files ----------------------------------------------------------------------------------
@@ -329,6 +330,8 @@ RATE_LIMITS = {
     "chat.write.user": env_str("RATE_LIMIT_CHAT_WRITE_USER", "300/m"),
     "accounts.search.user": env_str("RATE_LIMIT_PEOPLE_SEARCH_USER", "120/m"),
     "calls.ice.user": env_str("RATE_LIMIT_ICE_SERVERS_USER", "30/m"),
+    "calls.group.user": env_str("RATE_LIMIT_GROUP_CALL_USER", "30/m"),
+    "calls.invite.user": env_str("RATE_LIMIT_CALL_INVITE_USER", "10/m"),
 }
 RATELIMIT_IP_META_KEY = env_str("RATELIMIT_IP_META_KEY") or None
 RATELIMIT_USE_CACHE = "default"
@@ -386,6 +389,11 @@ WS_INVALID_FRAMES_MAX = env_int("WS_INVALID_FRAMES_MAX", 20)
 WS_INVALID_FRAMES_WINDOW = env_int("WS_INVALID_FRAMES_WINDOW", 60)
 # Durable events are kept at least this long for clients resuming with ?since= (CONTRACT: >= 24 h).
 STREAM_RETENTION_HOURS = env_int("STREAM_RETENTION_HOURS", 48)
+# Calls: how long a call rings before it counts as unanswered, how long a party's socket may be
+# gone mid-call before the call ends, and the largest session description relayed.
+CALL_RING_TIMEOUT_SECONDS = env_int("CALL_RING_TIMEOUT_SECONDS", 45)
+CALL_RECONNECT_GRACE_SECONDS = env_int("CALL_RECONNECT_GRACE_SECONDS", 20)
+CALL_MAX_SDP_BYTES = env_int("CALL_MAX_SDP_BYTES", 32 * 1024)
 # A socket counts as open while its heartbeat (every third of this) keeps it fresh.
 PRESENCE_TTL_SECONDS = env_int("PRESENCE_TTL_SECONDS", 60)
 # Typing: repeats within this window are not relayed again; a start never stopped expires after the timeout.
@@ -394,6 +402,24 @@ TYPING_TIMEOUT_SECONDS = env_int("TYPING_TIMEOUT_SECONDS", 8)
 # Threads per process for sockets' database calls on PostgreSQL (fastsock.core.websocket.db);
 # keep it at or below DATABASE_POOL_MAX_SIZE.
 WS_DB_THREADS = env_int("WS_DB_THREADS", 4)
+
+# --- Group calls (Janus) --------------------------------------------------------------------
+
+# FastSock creates and destroys Janus VideoRoom rooms with the plugin's admin key and grants each
+# member a short-lived token through the admin API (calls.janus, calls.group); browsers reach
+# Janus at JANUS_PUBLIC_URL. Secrets have no defaults: without them group calls answer 503.
+JANUS_URL = env_str("JANUS_URL").rstrip("/")
+JANUS_ADMIN_URL = env_str("JANUS_ADMIN_URL").rstrip("/")
+JANUS_ADMIN_SECRET = env_str("JANUS_ADMIN_SECRET")
+JANUS_VIDEOROOM_ADMIN_KEY = env_str("JANUS_VIDEOROOM_ADMIN_KEY")
+JANUS_PUBLIC_URL = env_str("JANUS_PUBLIC_URL", JANUS_URL).rstrip("/")
+JANUS_TOKEN_TTL = env_int("JANUS_TOKEN_TTL", 3600)
+JANUS_MAX_PUBLISHERS = env_int("JANUS_MAX_PUBLISHERS", 16)
+JANUS_TIMEOUT_SECONDS = env_int("JANUS_TIMEOUT_SECONDS", 5)
+if not 60 <= JANUS_TOKEN_TTL <= 86400:
+    raise ImproperlyConfigured(f"JANUS_TOKEN_TTL must be between 60 and 86400 seconds, not {JANUS_TOKEN_TTL}.")
+if JANUS_MAX_PUBLISHERS < 1:
+    raise ImproperlyConfigured(f"JANUS_MAX_PUBLISHERS must be at least 1, not {JANUS_MAX_PUBLISHERS}.")
 
 # --- Metrics --------------------------------------------------------------------------------
 
