@@ -60,6 +60,7 @@ def chat_home(request: HttpRequest, room_id: int | None = None) -> HttpResponse:
         "rooms": rooms,
         "current_room_id": room_id,
         "stream_seq": stream_seq,
+        "calls": {"ice_transport_policy": settings.CALL_ICE_TRANSPORT_POLICY},
         "limits": {
             "upload_max_bytes": settings.UPLOAD_MAX_BYTES,
             "message_max_length": settings.CHAT_MESSAGE_MAX_LENGTH,

@@ -33,13 +33,25 @@ def require_chromium() -> None:
         skip_or_fail("needs Playwright for Python (pip install playwright)", required=system_parts_required())
 
 
+# Calls: a fake camera and microphone that need no permission prompt, and ICE candidates on
+# loopback with their real addresses (not mDNS names), so two pages on one machine connect.
+CALL_ARGS = [
+    "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",
+    "--allow-loopback-in-peer-connection",
+    "--disable-features=WebRtcHideLocalIpsWithMdns",
+]
+
+
 @contextlib.contextmanager
-def chromium_browser() -> Iterator[Any]:
+def chromium_browser(*, extra_args: tuple[str, ...] | list[str] = ()) -> Iterator[Any]:
     require_chromium()
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=[*CHROMIUM_ARGS, *extra_args]
+        )
         try:
             yield browser
         finally:

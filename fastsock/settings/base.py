@@ -394,6 +394,11 @@ STREAM_RETENTION_HOURS = env_int("STREAM_RETENTION_HOURS", 48)
 CALL_RING_TIMEOUT_SECONDS = env_int("CALL_RING_TIMEOUT_SECONDS", 45)
 CALL_RECONNECT_GRACE_SECONDS = env_int("CALL_RECONNECT_GRACE_SECONDS", 20)
 CALL_MAX_SDP_BYTES = env_int("CALL_MAX_SDP_BYTES", 32 * 1024)
+# "relay" makes browsers send all call media through TURN (hides people's addresses from each
+# other, and works behind strict firewalls); "all" lets them connect directly when they can.
+CALL_ICE_TRANSPORT_POLICY = env_str("CALL_ICE_TRANSPORT_POLICY", "all")
+if CALL_ICE_TRANSPORT_POLICY not in ("all", "relay"):
+    raise ImproperlyConfigured(f"CALL_ICE_TRANSPORT_POLICY must be all or relay, not {CALL_ICE_TRANSPORT_POLICY!r}.")
 # A socket counts as open while its heartbeat (every third of this) keeps it fresh.
 PRESENCE_TTL_SECONDS = env_int("PRESENCE_TTL_SECONDS", 60)
 # Typing: repeats within this window are not relayed again; a start never stopped expires after the timeout.

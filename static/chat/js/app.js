@@ -5,6 +5,7 @@ import { api, uploadFile } from "./api.js";
 import { ChatSocket } from "./socket.js";
 import { el, linkify, highlighted, timeOf, dayLabel, sizeText, relativeTime, initial } from "./format.js";
 import { openDirectModal, openGroupModal, peoplePicker } from "./people.js";
+import { createCalls } from "./calls.js";
 
 const boot = JSON.parse(document.getElementById("chat-bootstrap").textContent);
 const me = boot.me;
@@ -42,13 +43,17 @@ function toast(text, kind = "error") {
 // --- Socket -----------------------------------------------------------------------------------
 
 const socket = new ChatSocket({ since: boot.stream_seq, onEvent: handleEvent, onState: showConnection });
+const calls = createCalls({ socket, me, rooms, toast, iceTransportPolicy: boot.calls.ice_transport_policy });
 
 function showConnection({ state, retryIn }) {
   const banner = $("conn-banner");
   document.body.dataset.connection = state;
   if (state === "open" || state === "connecting") {
     banner.hidden = true;
-    if (state === "open") flushPending();
+    if (state === "open") {
+      flushPending();
+      calls.onReconnected();
+    }
     return;
   }
   banner.hidden = false;
@@ -96,6 +101,10 @@ const EVENT_HANDLERS = {
 };
 
 function handleEvent(frame) {
+  if (frame.event.startsWith("call.") || (frame.event === "error" && frame.data && frame.data.ref === "call-invite")) {
+    calls.handle(frame);
+    if (frame.event !== "error") return;
+  }
   const handler = EVENT_HANDLERS[frame.event];
   if (handler) handler(frame.data || {}, frame);
 }
@@ -344,6 +353,7 @@ function renderHeader() {
     subtitle = `${roomView.members.size} members${online ? ` · ${online} online` : ""}`;
   }
   $("room-subtitle").textContent = subtitle;
+  $("call-buttons").hidden = room.kind !== "direct";
   if (!$("info-panel").hidden) renderInfo();
 }
 
@@ -1190,6 +1200,8 @@ function wire() {
     if (query) search(query);
   });
   $("new-direct").addEventListener("click", () => openDirectModal(openDirectRoom));
+  $("call-audio").addEventListener("click", () => calls.start(currentId, "audio"));
+  $("call-video").addEventListener("click", () => calls.start(currentId, "video"));
   $("new-group").addEventListener("click", () =>
     openGroupModal((room) => {
       rooms.set(room.id, { ...room, unread_count: 0 });
@@ -1244,4 +1256,4 @@ renderRooms();
 socket.connect();
 if (boot.current_room_id !== null && rooms.has(boot.current_room_id)) openRoom(boot.current_room_id, { push: false });
 // For the browser tests and the curious: the page's live state, read-only by convention.
-window.fastsock = { rooms, views, socket };
+window.fastsock = { rooms, views, socket, calls };

@@ -1,0 +1,53 @@
+"""A 1:1 video call through the web chat in two real Chromium pages: through a real coturn
+(relay only) here, and directly inside a network namespace of the test's own (see below)."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from tests.browser import CALL_ARGS, chromium_browser, screenshot
+from tests.browser_calls import call_and_answer, log_in, media_arrives
+from tests.coturn import running_coturn
+from tests.servers import daphne_server
+
+pytestmark = pytest.mark.system
+
+
+def test_a_video_call_relayed_through_coturn_connects_and_carries_video(tmp_path):
+    with (
+        running_coturn(tmp_path / "coturn") as coturn,
+        chromium_browser(extra_args=CALL_ARGS) as browser,
+        daphne_server(
+            tmp_path / "server",
+            extra_env={
+                "TURN_URLS": coturn.turn_url,
+                "TURN_SHARED_SECRET": coturn.secret,
+                # Relay only: every packet goes through coturn on 127.0.0.1, none host to host.
+                "CALL_ICE_TRANSPORT_POLICY": "relay",
+            },
+        ) as server,
+    ):
+        demo = json.loads(server.manage("seed_demo", "--allow-production").strip())
+        alice = log_in(browser, server.base_url, "alice", demo["password"])
+        bob = log_in(browser, server.base_url, "bob", demo["password"])
+        call_and_answer(alice, bob, demo["direct_room"])
+        for page in (alice, bob):
+            stats = media_arrives(page)
+            assert stats["localType"] == "relay", stats
+            assert stats["localAddress"] == stats["remoteAddress"] == "127.0.0.1", stats
+        alice.get_by_role("status").filter(has_text=re.compile(r"^\d\d:\d\d$")).wait_for()
+        screenshot(alice, "call-connected")
+        screenshot(bob, "call-connected-callee")
+        bob.get_by_role("button", name="Mute").click()
+        assert bob.evaluate("() => window.fastsock.calls.current.local.getAudioTracks()[0].enabled") is False
+        alice.get_by_role("button", name="Hang up").click()
+        bob.get_by_role("status").filter(has_text="Call ended").wait_for()
+        bob.get_by_role("region", name="Call").wait_for(state="hidden")
+        bob.get_by_text(re.compile(r"^Video call · \d+ s$")).wait_for()
+        history = alice.evaluate("async () => (await fetch('/api/v1/calls').then((r) => r.json())).results[0]")
+        assert history["outcome"] == "completed"
+        assert history["duration_seconds"] is not None
+        assert [step["kind"] for step in history["timeline"]] == ["invited", "ringing", "accepted", "ended"]
