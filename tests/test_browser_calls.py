@@ -4,11 +4,17 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
-from tests.browser import CALL_ARGS, chromium_browser, screenshot
+from fastsock.core.testing import skip_or_fail, system_parts_required
+from tests.browser import CALL_ARGS, chromium_browser, require_chromium, screenshot
 from tests.browser_calls import call_and_answer, log_in, media_arrives
 from tests.coturn import running_coturn
 from tests.servers import daphne_server
@@ -51,3 +57,26 @@ def test_a_video_call_relayed_through_coturn_connects_and_carries_video(tmp_path
         assert history["outcome"] == "completed"
         assert history["duration_seconds"] is not None
         assert [step["kind"] for step in history["timeline"]] == ["invited", "ringing", "accepted", "ended"]
+
+
+def test_a_direct_video_call_connects_host_to_host_inside_a_private_network(tmp_path):
+    """Without TURN the pages connect host to host. Chromium would also offer the machine's
+    other addresses, so the whole test (server and browser) runs in a network namespace of its
+    own that has only loopback: media cannot go anywhere but 127.0.0.1."""
+    if not (shutil.which("unshare") and shutil.which("ip")) or os.geteuid() != 0:
+        skip_or_fail("needs root with unshare and ip (util-linux, iproute2)", required=system_parts_required())
+    require_chromium()
+    script = Path(__file__).with_name("netns_call.py")
+    result = subprocess.run(
+        ["unshare", "-n", sys.executable, str(script), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
+    stats = json.loads(result.stdout.strip().splitlines()[-1])
+    for side in ("alice", "bob"):
+        assert stats[side]["framesDecoded"] >= 10, stats
+        assert stats[side]["localType"] == "host", stats
+        assert stats[side]["localAddress"] == stats[side]["remoteAddress"] == "127.0.0.1", stats
