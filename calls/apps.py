@@ -6,6 +6,7 @@ class CallsConfig(AppConfig):
     verbose_name = "Calls"
 
     def ready(self) -> None:
-        from . import consumers
+        from . import consumers, group
 
         consumers.register()
+        group.connect_signals()

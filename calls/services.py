@@ -269,8 +269,12 @@ def call_device_lost(*, call_id: int, device: str) -> Call | None:
 
 
 def calls_sweep() -> int:
-    """End what no process is looking after any more: calls that rang past their deadline, and
-    live calls whose device sockets are gone (their process died). Returns how many ended."""
+    """End what no process is looking after any more: calls that rang past their deadline, live
+    calls whose device sockets are gone (their process died), and group-call seats whose token
+    ran out. Returns how many direct calls ended."""
+    from .group import group_calls_sweep
+
+    group_calls_sweep()
     now = timezone.now()
     looked_at: list[int] = []
     for call_id in Call.objects.filter(state=Call.State.RINGING, ring_deadline__lte=now).values_list("pk", flat=True):
