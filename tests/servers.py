@@ -18,6 +18,8 @@ from urllib.parse import urlsplit, urlunsplit
 from fastsock.core.testing import free_port, stop_process
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+# A developer's own TURN, Janus or call settings must not leak into the servers tests start.
+CALL_CONFIG_PREFIXES = ("STUN_", "TURN_", "JANUS_", "CALL_")
 CONFIG_VARIABLES = {
     "DJANGO_SETTINGS_MODULE",
     "DATABASE_URL",
@@ -107,7 +109,11 @@ def daphne_servers(
 ) -> Iterator[list[RunningServer]]:
     """Several Daphne processes sharing one database (and Redis, when ``REDIS_URL`` is set)."""
     ports = [free_port() for _ in range(count)]
-    env = {key: value for key, value in os.environ.items() if key not in CONFIG_VARIABLES}
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in CONFIG_VARIABLES and not key.startswith(CALL_CONFIG_PREFIXES)
+    }
     env.update(
         {
             "DJANGO_SETTINGS_MODULE": "fastsock.settings.base",

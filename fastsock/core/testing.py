@@ -103,6 +103,10 @@ CONFIG_PREFIXES = (
     "PUBLIC_BASE_URL",
     "CSRF_TRUSTED_ORIGINS",
     "LOG_",
+    "STUN_",
+    "TURN_",
+    "JANUS_",
+    "CALL_",
 )
 
 
