@@ -80,3 +80,26 @@ def test_a_direct_video_call_connects_host_to_host_inside_a_private_network(tmp_
         assert stats[side]["framesDecoded"] >= 10, stats
         assert stats[side]["localType"] == "host", stats
         assert stats[side]["localAddress"] == stats[side]["remoteAddress"] == "127.0.0.1", stats
+
+
+def test_a_group_call_of_three_pages_through_janus_shows_everyone_to_everyone(tmp_path):
+    """Each page joins through FastSock (a Janus token) and publishes; each must play the other
+    two people's video. Janus needs a non-loopback interface: the test makes a private one."""
+    if not (shutil.which("unshare") and shutil.which("ip")) or os.geteuid() != 0:
+        skip_or_fail("needs root with unshare and ip (util-linux, iproute2)", required=system_parts_required())
+    if shutil.which("janus") is None:
+        skip_or_fail("needs Janus (apt-get install janus)", required=system_parts_required())
+    require_chromium()
+    script = Path(__file__).with_name("netns_groupcall.py")
+    result = subprocess.run(
+        ["unshare", "-n", sys.executable, str(script), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-6000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    for name in ("alice", "bob", "carol"):
+        assert len(report["frames"][name]) == 2, report
+        assert min(report["frames"][name]) >= 10, report

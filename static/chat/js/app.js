@@ -6,6 +6,7 @@ import { ChatSocket } from "./socket.js";
 import { el, linkify, highlighted, timeOf, dayLabel, sizeText, relativeTime, initial } from "./format.js";
 import { openDirectModal, openGroupModal, peoplePicker } from "./people.js";
 import { createCalls } from "./calls.js";
+import { createGroupCalls } from "./groupcall.js";
 
 const boot = JSON.parse(document.getElementById("chat-bootstrap").textContent);
 const me = boot.me;
@@ -44,6 +45,7 @@ function toast(text, kind = "error") {
 
 const socket = new ChatSocket({ since: boot.stream_seq, onEvent: handleEvent, onState: showConnection });
 const calls = createCalls({ socket, me, rooms, toast, iceTransportPolicy: boot.calls.ice_transport_policy });
+const groupCalls = createGroupCalls({ me, rooms, toast, currentRoomId: () => currentId });
 
 function showConnection({ state, retryIn }) {
   const banner = $("conn-banner");
@@ -101,6 +103,7 @@ const EVENT_HANDLERS = {
 };
 
 function handleEvent(frame) {
+  if (frame.event.startsWith("call.") && groupCalls.onEvent(frame)) return;
   if (frame.event.startsWith("call.") || (frame.event === "error" && frame.data && frame.data.ref === "call-invite")) {
     calls.handle(frame);
     if (frame.event !== "error") return;
@@ -251,6 +254,7 @@ async function openRoom(roomId, { push = true, focusMessage = null, keepScroll =
   renderRooms();
   renderHeader();
   renderTyping();
+  if (changed) groupCalls.roomOpened(roomId);
   const roomView = view(roomId);
   if (changed) $("messages").replaceChildren();
   try {
@@ -354,6 +358,7 @@ function renderHeader() {
   }
   $("room-subtitle").textContent = subtitle;
   $("call-buttons").hidden = room.kind !== "direct";
+  groupCalls.renderBanner();
   if (!$("info-panel").hidden) renderInfo();
 }
 
@@ -1256,4 +1261,4 @@ renderRooms();
 socket.connect();
 if (boot.current_room_id !== null && rooms.has(boot.current_room_id)) openRoom(boot.current_room_id, { push: false });
 // For the browser tests and the curious: the page's live state, read-only by convention.
-window.fastsock = { rooms, views, socket, calls };
+window.fastsock = { rooms, views, socket, calls, groupCalls };
