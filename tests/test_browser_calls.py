@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from fastsock.core.testing import skip_or_fail, system_parts_required
-from tests.browser import CALL_ARGS, chromium_browser, require_chromium, screenshot
+from tests.browser import CALL_ARGS, CHROMIUM, CHROMIUM_ARGS, chromium_browser, require_chromium, screenshot
 from tests.browser_calls import call_and_answer, log_in, media_arrives
 from tests.coturn import running_coturn
 from tests.servers import daphne_server
@@ -103,3 +103,71 @@ def test_a_group_call_of_three_pages_through_janus_shows_everyone_to_everyone(tm
     for name in ("alice", "bob", "carol"):
         assert len(report["frames"][name]) == 2, report
         assert min(report["frames"][name]) >= 10, report
+
+
+@pytest.fixture(scope="module")
+def call_server(tmp_path_factory):
+    with daphne_server(tmp_path_factory.mktemp("calls"), extra_env={"CALL_RING_TIMEOUT_SECONDS": "3"}) as server:
+        server.demo = json.loads(server.manage("seed_demo", "--allow-production").strip())
+        yield server
+
+
+@pytest.fixture(scope="module")
+def call_browser():
+    with chromium_browser(extra_args=CALL_ARGS) as browser:
+        yield browser
+
+
+def test_the_caller_is_told_at_once_when_the_other_person_is_offline(call_browser, call_server):
+    demo = call_server.demo
+    alice = log_in(call_browser, call_server.base_url, "alice", demo["password"])
+    alice.locator(f'#room-list a.room[data-room-id="{demo["direct_room"]}"]').click()
+    alice.get_by_role("button", name="Start a voice call").click()
+    alice.get_by_role("status").filter(has_text="Bob Builder is offline — they will see a missed call").wait_for()
+    screenshot(alice, "call-offline")
+    alice.get_by_role("region", name="Call").wait_for(state="hidden")
+    alice.context.close()
+
+
+def test_declined_and_unanswered_calls_say_so_on_both_sides(call_browser, call_server):
+    demo = call_server.demo
+    alice = log_in(call_browser, call_server.base_url, "alice", demo["password"])
+    bob = log_in(call_browser, call_server.base_url, "bob", demo["password"])
+    alice.locator(f'#room-list a.room[data-room-id="{demo["direct_room"]}"]').click()
+    alice.get_by_role("button", name="Start a video call").click()
+    ringing = bob.get_by_role("dialog").filter(has_text="Incoming video call")
+    ringing.wait_for()
+    screenshot(bob, "call-incoming")
+    ringing.get_by_role("button", name="Decline").click()
+    alice.get_by_role("status").filter(has_text="Bob Builder declined the call").wait_for()
+    alice.get_by_role("region", name="Call").wait_for(state="hidden")
+
+    alice.get_by_role("button", name="Start a video call").click()
+    ringing.wait_for()
+    # Nobody answers: after CALL_RING_TIMEOUT_SECONDS both sides stop, and Bob has a missed call.
+    alice.get_by_role("status").filter(has_text="No answer").wait_for()
+    ringing.wait_for(state="hidden")
+    bob.locator(f'#room-list a.room[data-room-id="{demo["direct_room"]}"] .badge').wait_for()
+    bob.locator(f'#room-list a.room[data-room-id="{demo["direct_room"]}"]').click()
+    bob.get_by_text("Missed video call").last.wait_for()
+    alice.context.close()
+    bob.context.close()
+
+
+def test_a_denied_camera_is_explained_instead_of_failing_silently(call_browser, call_server):
+    # A second Chromium without the fake permission UI: it refuses the camera and microphone.
+    browser = call_browser.browser_type.launch(
+        executable_path=CHROMIUM, headless=True, args=[*CHROMIUM_ARGS, "--use-fake-device-for-media-stream"]
+    )
+    try:
+        demo = call_server.demo
+        alice = log_in(browser, call_server.base_url, "alice", demo["password"])
+        calls_made = "async () => (await fetch('/api/v1/calls?limit=100').then((r) => r.json())).results.length"
+        before = alice.evaluate(calls_made)
+        alice.locator(f'#room-list a.room[data-room-id="{demo["direct_room"]}"]').click()
+        alice.get_by_role("button", name="Start a video call").click()
+        alice.get_by_role("status").filter(has_text="FastSock needs your microphone and camera for calls").wait_for()
+        screenshot(alice, "call-permission-denied")
+        assert alice.evaluate(calls_made) == before, "nobody was rung for a call that could not start"
+    finally:
+        browser.close()

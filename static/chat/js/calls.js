@@ -5,6 +5,7 @@ import { api } from "./api.js";
 
 const $ = (id) => document.getElementById(id);
 const CLOSE_AFTER_MS = 2500;
+const CLOSE_AFTER_PROBLEM_MS = 8000; // long enough to read what went wrong
 
 const OUTCOME_TEXT = {
   completed: () => "Call ended",
@@ -48,7 +49,7 @@ export function createCalls({ socket, me, rooms, toast, iceTransportPolicy }) {
     $("call-camera").hidden = media !== "video";
   }
 
-  function finish(text) {
+  function finish(text, { problem = false } = {}) {
     if (!call) return;
     const ending = call;
     clearInterval(ending.timer);
@@ -60,7 +61,7 @@ export function createCalls({ socket, me, rooms, toast, iceTransportPolicy }) {
     call = null;
     setTimeout(() => {
       if (!call) $("call-view").hidden = true;
-    }, CLOSE_AFTER_MS);
+    }, problem ? CLOSE_AFTER_PROBLEM_MS : CLOSE_AFTER_MS);
   }
 
   async function media(kind) {
@@ -132,7 +133,7 @@ export function createCalls({ socket, me, rooms, toast, iceTransportPolicy }) {
     try {
       call.local = await media(kind);
     } catch (error) {
-      finish(error.message);
+      finish(error.message, { problem: true });
       return;
     }
     $("local-video").srcObject = call.local;
@@ -152,7 +153,7 @@ export function createCalls({ socket, me, rooms, toast, iceTransportPolicy }) {
       call.local = await media(payload.media);
     } catch (error) {
       socket.send("call.hangup", { call_id: payload.id });
-      finish(error.message);
+      finish(error.message, { problem: true });
       return;
     }
     $("local-video").srcObject = call.local;
@@ -262,6 +263,9 @@ export function createCalls({ socket, me, rooms, toast, iceTransportPolicy }) {
   }
 
   $("call-hangup").addEventListener("click", hangUp);
+  $("call-close").addEventListener("click", () => {
+    if (!call) $("call-view").hidden = true;
+  });
   $("call-mute").addEventListener("click", (event) => toggle("audio", event.currentTarget));
   $("call-camera").addEventListener("click", (event) => toggle("video", event.currentTarget));
   $("incoming-accept").addEventListener("click", accept);
