@@ -60,7 +60,11 @@ def chat_home(request: HttpRequest, room_id: int | None = None) -> HttpResponse:
         "rooms": rooms,
         "current_room_id": room_id,
         "stream_seq": stream_seq,
-        "calls": {"ice_transport_policy": settings.CALL_ICE_TRANSPORT_POLICY},
+        "calls": {
+            "ice_transport_policy": settings.CALL_ICE_TRANSPORT_POLICY,
+            # Group calls need Janus; without it the page offers none rather than failing on join.
+            "group_calls": bool(settings.JANUS_URL and settings.JANUS_ADMIN_URL and settings.JANUS_ADMIN_SECRET),
+        },
         "limits": {
             "upload_max_bytes": settings.UPLOAD_MAX_BYTES,
             "message_max_length": settings.CHAT_MESSAGE_MAX_LENGTH,

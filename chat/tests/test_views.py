@@ -64,3 +64,12 @@ def test_the_page_escapes_what_people_typed(client, alice, bob):
     response = client.get("/")
     assert b"<script>alert(1)</script>" not in response.content
     assert _bootstrap(response)["rooms"][0]["name"] == "</script><script>alert(1)</script>"
+
+
+def test_the_page_offers_group_calls_only_when_janus_is_configured(client, alice, settings):
+    client.force_login(alice)
+    settings.JANUS_URL = settings.JANUS_ADMIN_URL = settings.JANUS_ADMIN_SECRET = ""
+    assert _bootstrap(client.get("/"))["calls"]["group_calls"] is False
+    settings.JANUS_URL, settings.JANUS_ADMIN_URL = "http://127.0.0.1:1/janus", "http://127.0.0.1:2/admin"
+    settings.JANUS_ADMIN_SECRET = "s"
+    assert _bootstrap(client.get("/"))["calls"]["group_calls"] is True

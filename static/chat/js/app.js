@@ -45,7 +45,7 @@ function toast(text, kind = "error") {
 
 const socket = new ChatSocket({ since: boot.stream_seq, onEvent: handleEvent, onState: showConnection });
 const calls = createCalls({ socket, me, rooms, toast, iceTransportPolicy: boot.calls.ice_transport_policy });
-const groupCalls = createGroupCalls({ me, rooms, toast, currentRoomId: () => currentId });
+const groupCalls = createGroupCalls({ me, rooms, toast, currentRoomId: () => currentId, enabled: boot.calls.group_calls });
 
 function showConnection({ state, retryIn }) {
   const banner = $("conn-banner");

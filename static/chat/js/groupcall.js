@@ -7,7 +7,7 @@ import { VideoRoom } from "./janus.js";
 
 const $ = (id) => document.getElementById(id);
 
-export function createGroupCalls({ me, rooms, toast, currentRoomId }) {
+export function createGroupCalls({ me, rooms, toast, currentRoomId, enabled }) {
   const live = new Map(); // room id → the live group call there ({id, participant_ids, …})
   let active = null; // {roomId, videoRoom, local, renew}
 
@@ -21,8 +21,8 @@ export function createGroupCalls({ me, rooms, toast, currentRoomId }) {
     const room = rooms.get(roomId);
     const call = live.get(roomId);
     const button = $("group-call");
-    button.hidden = !room || room.kind !== "group";
-    if (!room || room.kind !== "group" || !call || (active && active.roomId === roomId)) {
+    button.hidden = !enabled || !room || room.kind !== "group";
+    if (!enabled || !room || room.kind !== "group" || !call || (active && active.roomId === roomId)) {
       banner.hidden = true;
       return;
     }
@@ -42,6 +42,7 @@ export function createGroupCalls({ me, rooms, toast, currentRoomId }) {
 
   async function roomOpened(roomId) {
     renderBanner();
+    if (!enabled) return;
     const room = rooms.get(roomId);
     if (!room || room.kind !== "group") return;
     try {
