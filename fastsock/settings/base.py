@@ -332,6 +332,9 @@ RATE_LIMITS = {
     "calls.ice.user": env_str("RATE_LIMIT_ICE_SERVERS_USER", "30/m"),
     "calls.group.user": env_str("RATE_LIMIT_GROUP_CALL_USER", "30/m"),
     "calls.invite.user": env_str("RATE_LIMIT_CALL_INVITE_USER", "10/m"),
+    "telecom.projects.user": env_str("RATE_LIMIT_TELECOM_PROJECTS_USER", "30/h"),
+    "telecom.messages.project": env_str("RATE_LIMIT_SMS_PROJECT", "6000/m"),
+    "telecom.messages.key": env_str("RATE_LIMIT_SMS_KEY", "3000/m"),
 }
 RATELIMIT_IP_META_KEY = env_str("RATELIMIT_IP_META_KEY") or None
 RATELIMIT_USE_CACHE = "default"
@@ -378,6 +381,12 @@ for _name, _urls, _schemes in (
 # Under a minute leaves a client no time to use its credentials; past a day a leaked one lasts too long.
 if not 60 <= TURN_CREDENTIAL_TTL <= 86400:
     raise ImproperlyConfigured(f"TURN_CREDENTIAL_TTL must be between 60 and 86400 seconds, not {TURN_CREDENTIAL_TTL}.")
+
+# --- Telecom --------------------------------------------------------------------------------
+
+# The longest SMS body accepted, and the multi-part limit where no gateway names its own.
+TELECOM_MAX_BODY_CHARACTERS = env_int("TELECOM_MAX_BODY_CHARACTERS", 1600)
+TELECOM_MAX_SEGMENTS = env_int("TELECOM_MAX_SEGMENTS", 10)
 
 # --- Realtime -------------------------------------------------------------------------------
 
