@@ -76,7 +76,7 @@ class ProjectsApi(V1View):
         project = services.project_create(owner=user, name=request.data.get("name"))
         return Response(project_payload(project, owner=True), status=status.HTTP_201_CREATED)
 
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(responses=OpenApiTypes.OBJECT, operation_id="v1_projects_list")
     def get(self, request: Request) -> Response:
         """The caller's projects."""
         user = _person(request)
@@ -111,7 +111,7 @@ class ProjectKeysApi(V1View):
         response["Cache-Control"] = "no-store"
         return response
 
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(responses=OpenApiTypes.OBJECT, operation_id="v1_project_keys_list")
     def get(self, request: Request, project_id: int) -> Response:
         """The project's keys (owners only), without the keys themselves."""
         project = selectors.owned_project(user=_person(request), project_id=project_id)
@@ -172,7 +172,7 @@ class MessagesApi(V1View):
 
         return idempotent(request, project, accept)
 
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(responses=OpenApiTypes.OBJECT, operation_id="v1_messages_list")
     def get(self, request: Request) -> Response:
         """The project's messages, newest first: ``?status=&to=&before=<sid>&limit=``."""
         project, _ = selectors.acting_project(request, scope=ApiKey.Scope.MESSAGES)
