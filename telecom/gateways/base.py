@@ -1,0 +1,199 @@
+"""What every SMS gateway adapter offers: send, parse callbacks, acknowledge them, report health.
+
+An adapter turns FastSock's :class:`SendRequest` into one HTTP request to its gateway and turns
+the gateway's callbacks (delivery reports and inbound messages) back into :class:`DeliveryReport`
+and :class:`InboundMessage`. It holds no state and touches no database: the telecom services
+decide what a report means for a message, and the webhook views decide whether a callback is
+authentic before they hand its fields to ``parse_dlr`` or ``parse_mo``.
+
+Failures are two kinds, because the caller reacts to them differently:
+:class:`GatewayTransportError` (could not reach the gateway, it timed out or answered 5xx: try
+again, or fail over to another connector) and :class:`GatewayRejected` (the gateway refused this
+request for good: do not retry it anywhere as it is). Neither ever carries a credential.
+"""
+
+from __future__ import annotations
+
+import http.client
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal, Protocol
+
+from telecom.encoding import Encoding
+
+DeliveryStatus = Literal["sent", "delivered", "undelivered", "failed"]
+# "sent": the network took the message (or says it is still on its way); the others are final.
+FINAL_STATUSES: frozenset[str] = frozenset({"delivered", "undelivered", "failed"})
+
+# The stat of an SMPP delivery receipt (SMPP v3.4 Appendix B, Table B-2), as both gateways pass
+# it on. ACCEPTD, ENROUTE and UNKNOWN are not final. REJECTD means the network refused the
+# message ("failed"); the other negative states mean it did not reach the handset.
+RECEIPT_STATUS: Mapping[str, DeliveryStatus] = {
+    "DELIVRD": "delivered",
+    "ACCEPTD": "sent",
+    "ENROUTE": "sent",
+    "UNKNOWN": "sent",
+    "UNDELIV": "undelivered",
+    "EXPIRED": "undelivered",
+    "DELETED": "undelivered",
+    "REJECTD": "failed",
+}
+
+
+class GatewayError(Exception):
+    """A gateway could not do what was asked."""
+
+
+class GatewayTransportError(GatewayError):
+    """The gateway could not be reached, timed out or failed on its side (5xx): transient."""
+
+
+class GatewayRejected(GatewayError):  # noqa: N818 - the name the telecom services use
+    """The gateway refused the request for good; ``code`` is its HTTP status, ``reason`` its words."""
+
+    def __init__(self, gateway: str, code: int, reason: str) -> None:
+        super().__init__(f"{gateway} refused the message: {code} {reason}")
+        self.gateway = gateway
+        self.code = code
+        self.reason = reason
+
+
+class InvalidCallback(ValueError):  # noqa: N818 - reads as what it is, like Django's SuspiciousOperation
+    """A gateway callback lacks a field the adapter needs, or has a value it does not know."""
+
+
+@dataclass(frozen=True)
+class SendRequest:
+    """One outbound SMS. ``dlr_url`` is the full (signed) URL the gateway should call back."""
+
+    to: str
+    from_: str
+    body: str
+    encoding: Encoding
+    dlr_url: str
+    message_sid: str
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """The gateway accepted the message; ``provider_message_id`` is what its reports will name."""
+
+    provider_message_id: str
+    raw: str
+
+
+@dataclass(frozen=True)
+class DeliveryReport:
+    """One delivery report, normalized.
+
+    ``event_id`` is the same for a repeated delivery of the same report and differs between two
+    reports about one message (a gateway retries, and some send one report per level), so the
+    caller can store each report once.
+    """
+
+    provider_message_id: str
+    status: DeliveryStatus
+    raw_status: str
+    error_code: str | None
+    event_id: str
+    occurred_at: datetime | None = None
+    raw: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def final(self) -> bool:
+        return self.status in FINAL_STATUSES
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    """One inbound SMS (MO), its text decoded. Addresses are as the gateway reports them."""
+
+    from_: str
+    to: str
+    body: str
+    provider_message_id: str
+    raw: Mapping[str, str] = field(default_factory=dict)
+
+
+class SmsGateway(Protocol):
+    """What the telecom services and webhook views rely on, whatever the gateway."""
+
+    name: str
+
+    def send(self, req: SendRequest) -> SendResult: ...
+
+    def parse_dlr(self, form: Mapping[str, Any]) -> DeliveryReport: ...
+
+    def parse_mo(self, form: Mapping[str, Any]) -> InboundMessage: ...
+
+    def dlr_ack(self) -> tuple[int, str]: ...
+
+    def mo_ack(self) -> tuple[int, str]: ...
+
+    def health(self) -> bool: ...
+
+
+@dataclass(frozen=True)
+class HttpAnswer:
+    status: int
+    body: str
+
+
+def http_get(url: str, params: Mapping[str, str | bytes], *, timeout: float, gateway: str) -> HttpAnswer:
+    """GET ``url`` with ``params``; any answer below 500 is returned, the rest raise.
+
+    Raises :class:`GatewayTransportError` for refused connections, timeouts and 5xx answers. The
+    message names the gateway and the host only: the query string holds credentials.
+    """
+    query = urllib.parse.urlencode(params)
+    request = urllib.request.Request(f"{url}?{query}" if query else url, method="GET")  # noqa: S310 - http(s) from config
+    host = urllib.parse.urlsplit(url).netloc
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+            answer = HttpAnswer(response.status, _text(response.read()))
+    except urllib.error.HTTPError as error:
+        answer = HttpAnswer(error.code, _text(error.read()))
+    except (http.client.HTTPException, OSError) as error:  # URLError and timeouts are OSErrors
+        reason = getattr(error, "reason", error)
+        raise GatewayTransportError(f"{gateway} at {host} is unreachable: {type(reason).__name__}") from None
+    if answer.status >= 500:
+        raise GatewayTransportError(f"{gateway} at {host} failed: {answer.status} {answer.body[:200]}")
+    return answer
+
+
+def _text(body: bytes) -> str:
+    return body.decode("utf-8", errors="replace").strip()
+
+
+def field_value(form: Mapping[str, Any], name: str, default: str | None = None) -> str | None:
+    """One field of a callback as text: Django's QueryDict and plain dicts of str or list alike."""
+    value = form.get(name, default)
+    if isinstance(value, list | tuple):
+        value = value[-1] if value else default
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", errors="replace")
+    return value
+
+
+def required_field(form: Mapping[str, Any], name: str, gateway: str) -> str:
+    value = field_value(form, name)
+    if value is None or value == "":
+        raise InvalidCallback(f"{gateway} callback without {name!r}")
+    return value
+
+
+def plain_fields(form: Mapping[str, Any]) -> dict[str, str]:
+    """The callback's fields as a plain dict of text, for ``raw``."""
+    return {str(key): field_value(form, key) or "" for key in form}
+
+
+def redact(text: str, *secrets: str) -> str:
+    """``text`` with each (non-empty) secret replaced, for gateway answers that quote them back."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "[redacted]")
+    return text
