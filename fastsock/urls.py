@@ -15,6 +15,7 @@ urlpatterns = [
     path("api/v1/", include("chat.api.urls")),
     path("api/v1/", include("calls.api.urls")),
     path("v1/", include("telecom.api.urls")),
+    path("webhooks/", include("telecom.webhook_urls")),
     path("", include("accounts.urls")),
     path("", include("chat.urls")),
     # Anything else under an API prefix answers in the API's error shape.

@@ -36,3 +36,8 @@ def signing_secret(project_id: int, generation: int) -> str:
     secret in the database. Rotating it is bumping the generation."""
     material = f"telecom-status-callback:{project_id}:{generation}".encode()
     return "whsec_" + hmac.new(settings.SECRET_KEY.encode(), material, hashlib.sha256).hexdigest()
+
+
+def stripe_signature(secret: str, timestamp: int, body: bytes) -> str:
+    """Stripe's scheme: hex HMAC-SHA256 over ``"<timestamp>.<raw body>"``."""
+    return hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import os
+import random
 import re
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.models import User
 from fastsock.core.errors import ApiError, ErrorCode, invalid_field
 
-from . import encoding, keys
-from .models import ApiKey, Connector, PhoneNumber, Project, ProjectMember, SmsMessage
+from . import encoding, keys, webhooks
+from .models import ApiKey, Connector, DeadLetter, PhoneNumber, Project, ProjectMember, SmsMessage
 
 E164 = re.compile(r"^\+[1-9]\d{1,14}$")
 MAX_MEDIA_URLS = 10
@@ -114,7 +118,7 @@ def sms_accept(
         encoding.check_segments(info, max_segments=_segment_limit(number))
     except encoding.TooManySegments as error:
         raise ApiError(ErrorCode.TOO_LARGE, str(error), details={"body": [str(error)]}) from None
-    return SmsMessage.objects.create(
+    message = SmsMessage.objects.create(
         project=project,
         api_key=api_key,
         direction=SmsMessage.Direction.OUTBOUND_API,
@@ -126,3 +130,236 @@ def sms_accept(
         segments=info.segments,
         status_callback=callback,
     )
+    enqueue_send(message)
+    return message
+
+
+# --- Sending (Celery) ------------------------------------------------------------------------------
+
+
+def gateway_for(connector: Connector, *, for_callbacks: bool = False) -> Any:
+    """The adapter for a connector, with its credentials read from the environment now.
+
+    Reading a gateway's callbacks takes no credentials: ``for_callbacks`` makes an adapter that
+    only parses and acknowledges, so reports are understood even where the send credentials are
+    not configured (another process sends).
+    """
+    from .gateways.jasmin import JasminGateway
+
+    username = os.environ.get(connector.username_env, "") if connector.username_env else ""
+    password = os.environ.get(connector.password_env, "") if connector.password_env else ""
+    if for_callbacks:
+        username, password = username or "unused", password or "unused"
+    if connector.kind == Connector.Kind.JASMIN:
+        return JasminGateway(base_url=connector.base_url, username=username, password=password)
+    if connector.kind == Connector.Kind.KANNEL:
+        from .gateways.kannel import KannelGateway
+
+        return KannelGateway(base_url=connector.base_url, username=username, password=password)
+    raise ValueError(f"{connector.kind} connectors do not send SMS")
+
+
+def _connectors_for(message: SmsMessage) -> list[Connector]:
+    """The gateways that may send for the sender's number, best first: healthy ones by priority,
+    then the unhealthy (a health mark can be stale; trying beats giving up)."""
+    number = PhoneNumber.objects.filter(e164=message.from_number, project_id=message.project_id).first()
+    if number is None:
+        return []
+    usable = list(
+        number.connectors.filter(enabled=True).exclude(kind=Connector.Kind.ASTERISK).order_by("priority", "id")
+    )
+    return [c for c in usable if c.healthy] + [c for c in usable if not c.healthy]
+
+
+def _retry_delay(attempts: int) -> float:
+    """Exponential backoff with full jitter, capped."""
+    base = settings.TELECOM_RETRY_BASE_SECONDS * 2 ** max(0, attempts - 1)
+    return random.uniform(0, min(settings.TELECOM_RETRY_MAX_SECONDS, base))  # noqa: S311 - jitter, not secrets
+
+
+def _claim(message_id: int) -> bool:
+    """``queued → sending`` for one worker only: a task that runs twice never sends twice."""
+    now = timezone.now()
+    due = Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
+    return bool(
+        SmsMessage.objects.filter(due, pk=message_id, status=SmsMessage.Status.QUEUED).update(
+            status=SmsMessage.Status.SENDING, attempts=F("attempts") + 1, updated_at=now
+        )
+    )
+
+
+def sms_send_attempt(*, message_id: int) -> str:
+    """One attempt at sending: fail over across the number's gateways on transport errors, give
+    up at once on a refusal, retry later with backoff, dead-letter after the last attempt.
+    Returns what happened: ``skipped``, ``sent``, ``failed``, ``retry``, ``dead``."""
+    from .gateways.base import GatewayRejected, GatewayTransportError, SendRequest
+
+    if not _claim(message_id):
+        return "skipped"
+    message = SmsMessage.objects.get(pk=message_id)
+    transport_errors: list[str] = []
+    for connector in _connectors_for(message):
+        request = SendRequest(
+            to=message.to_number,
+            from_=message.from_number,
+            body=message.body,
+            encoding=message.encoding,
+            dlr_url=webhooks.dlr_url(connector, message.sid),
+            message_sid=message.sid,
+        )
+        try:
+            result = gateway_for(connector).send(request)
+        except GatewayTransportError as error:
+            transport_errors.append(str(error))
+            Connector.objects.filter(pk=connector.pk).update(
+                healthy=False, last_error=str(error)[:300], health_checked_at=timezone.now()
+            )
+            continue
+        except GatewayRejected as error:
+            _move(
+                message, SmsMessage.Status.FAILED, error_code=f"gateway_{error.code}", error_message=error.reason[:300]
+            )
+            return "failed"
+        if not connector.healthy:
+            Connector.objects.filter(pk=connector.pk).update(
+                healthy=True, last_error="", health_checked_at=timezone.now()
+            )
+        SmsMessage.objects.filter(pk=message.pk).update(
+            connector=connector, provider_message_id=result.provider_message_id
+        )
+        _move(message, SmsMessage.Status.SENT)
+        return "sent"
+    reason = "; ".join(transport_errors) or "No enabled gateway sends for this number."
+    if not transport_errors:
+        _move(message, SmsMessage.Status.FAILED, error_code="no_route", error_message=reason[:300])
+        return "failed"
+    if message.attempts >= settings.TELECOM_MAX_ATTEMPTS:
+        _move(message, SmsMessage.Status.FAILED, error_code="gateway_unreachable", error_message=reason[:300])
+        DeadLetter.objects.create(message=message, reason=reason[:300])
+        return "dead"
+    due = timezone.now() + timedelta(seconds=_retry_delay(message.attempts))
+    SmsMessage.objects.filter(pk=message.pk, status=SmsMessage.Status.SENDING).update(
+        status=SmsMessage.Status.QUEUED, next_attempt_at=due, error_message=reason[:300]
+    )
+    return "retry"
+
+
+# Statuses only move forward; a late or repeated report never moves one back.
+_RANK = {"queued": 0, "sending": 1, "sent": 2, "delivered": 3, "undelivered": 3, "failed": 3}
+
+
+def _move(message: SmsMessage, status: str, *, error_code: str = "", error_message: str = "") -> bool:
+    """Move a message to ``status`` if that is forward; announce it to the project's callback."""
+    earlier = [s for s, rank in _RANK.items() if rank < _RANK[status]]
+    now = timezone.now()
+    changes: dict[str, Any] = {"status": status, "updated_at": now}
+    if error_code:
+        changes.update(error_code=error_code, error_message=error_message)
+    if status == SmsMessage.Status.SENT:
+        changes["sent_at"] = now
+    if status == SmsMessage.Status.DELIVERED:
+        changes["delivered_at"] = now
+    moved = SmsMessage.objects.filter(pk=message.pk, status__in=earlier).update(**changes)
+    if moved and message.status_callback:
+        from .tasks import status_callback
+
+        sid = message.sid
+        transaction.on_commit(lambda: status_callback.delay(sid, status))
+    return bool(moved)
+
+
+def sms_replay_dead_letter(*, dead_letter: DeadLetter) -> SmsMessage:
+    """An operator sends a dead-lettered message again: back to ``queued``, attempts reset."""
+    with transaction.atomic():
+        SmsMessage.objects.filter(pk=dead_letter.message_id).update(
+            status=SmsMessage.Status.QUEUED, attempts=0, next_attempt_at=None, error_code="", error_message=""
+        )
+        DeadLetter.objects.filter(pk=dead_letter.pk).update(replayed_at=timezone.now())
+        message = SmsMessage.objects.get(pk=dead_letter.message_id)
+        enqueue_send(message)
+    return message
+
+
+def enqueue_send(message: SmsMessage) -> None:
+    """Hand the message to a worker after commit. If that is lost (a process died in between),
+    ``sms_sweep`` finds it still ``queued`` and enqueues it again."""
+    from .tasks import send_sms
+
+    message_id = message.pk
+    transaction.on_commit(lambda: send_sms.delay(message_id))
+
+
+def sms_sweep(*, now: Any = None) -> dict[str, int]:
+    """Re-enqueue queued messages that are due (lost hand-offs, retries whose time came), and
+    fail those stuck in ``sending`` past the limit: a worker died mid-send, and it cannot be told
+    whether the gateway took it; an operator may replay them from the dead letters."""
+    now = now or timezone.now()
+    due = SmsMessage.objects.filter(
+        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now),
+        status=SmsMessage.Status.QUEUED,
+        updated_at__lte=now - timedelta(seconds=settings.TELECOM_REQUEUE_AFTER_SECONDS),
+    ).values_list("pk", flat=True)[:1000]
+    from .tasks import send_sms
+
+    requeued = 0
+    for message_id in due:
+        send_sms.delay(message_id)
+        requeued += 1
+    stuck = SmsMessage.objects.filter(
+        status=SmsMessage.Status.SENDING,
+        updated_at__lte=now - timedelta(seconds=settings.TELECOM_SENDING_STUCK_SECONDS),
+    )
+    lost = 0
+    for message in stuck[:1000]:
+        with transaction.atomic():
+            if _move(
+                message,
+                SmsMessage.Status.FAILED,
+                error_code="lost_in_transit",
+                error_message="A worker stopped mid-send.",
+            ):
+                DeadLetter.objects.create(
+                    message=message, reason="A worker stopped while sending; it may or may not have gone out."
+                )
+                lost += 1
+    return {"requeued": requeued, "lost": lost}
+
+
+def sms_apply_report(*, message: SmsMessage, status: str, error_code: str | None) -> bool:
+    """A gateway's delivery report: the status moves forward only (a late "sent" after
+    "delivered", or a repeat, changes nothing)."""
+    code = f"dlr_{error_code}" if error_code and status in ("undelivered", "failed") else ""
+    return _move(message, status, error_code=code, error_message=f"The network reported {status}." if code else "")
+
+
+# --- Usage -------------------------------------------------------------------------------------------
+
+
+def usage_aggregate(*, day: Any) -> int:
+    """Recount one day's usage per project from the messages themselves (and overwrite it), so
+    the counters are exact however often a send was retried or this runs. Returns the rows."""
+    from django.db.models import Count, Sum
+
+    from .models import UsageDaily
+
+    sent = [SmsMessage.Status.SENT, SmsMessage.Status.DELIVERED, SmsMessage.Status.UNDELIVERED]
+    outbound = (
+        SmsMessage.objects.filter(sent_at__date=day, status__in=sent)
+        .exclude(direction=SmsMessage.Direction.INBOUND)
+        .values("project_id")
+        .annotate(segments=Sum("segments"), mms=Count("id", filter=~Q(media_urls=[])))
+    )
+    inbound = (
+        SmsMessage.objects.filter(created_at__date=day, direction=SmsMessage.Direction.INBOUND)
+        .values("project_id")
+        .annotate(segments=Sum("segments"), mms=Count("id", filter=~Q(media_urls=[])))
+    )
+    totals: dict[int, dict[str, int]] = {}
+    for row in outbound:
+        totals.setdefault(row["project_id"], {}).update(sms_segments_out=row["segments"] or 0, mms_out=row["mms"])
+    for row in inbound:
+        totals.setdefault(row["project_id"], {}).update(sms_segments_in=row["segments"] or 0, mms_in=row["mms"])
+    for project_id, counts in totals.items():
+        defaults = {"sms_segments_out": 0, "sms_segments_in": 0, "mms_out": 0, "mms_in": 0, **counts}
+        UsageDaily.objects.update_or_create(project_id=project_id, day=day, defaults=defaults)
+    return len(totals)

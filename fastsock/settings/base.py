@@ -199,6 +199,8 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
     "purge-old-stream-events": {"task": "core.stream_purge", "schedule": 3600.0},
     "end-abandoned-calls": {"task": "calls.sweep", "schedule": 15.0},
+    "requeue-due-sms": {"task": "telecom.sms_sweep", "schedule": 15.0},
+    "count-telecom-usage": {"task": "telecom.usage_aggregate", "schedule": 300.0},
 }
 
 # --- Files ----------------------------------------------------------------------------------
@@ -387,6 +389,15 @@ if not 60 <= TURN_CREDENTIAL_TTL <= 86400:
 # The longest SMS body accepted, and the multi-part limit where no gateway names its own.
 TELECOM_MAX_BODY_CHARACTERS = env_int("TELECOM_MAX_BODY_CHARACTERS", 1600)
 TELECOM_MAX_SEGMENTS = env_int("TELECOM_MAX_SEGMENTS", 10)
+# Sending: attempts before a message is dead-lettered, the backoff between them (exponential with
+# full jitter), when the sweeper re-enqueues a queued message, and when one stuck in "sending"
+# counts as lost.
+TELECOM_MAX_ATTEMPTS = env_int("TELECOM_MAX_ATTEMPTS", 6)
+TELECOM_RETRY_BASE_SECONDS = env_int("TELECOM_RETRY_BASE_SECONDS", 5)
+TELECOM_RETRY_MAX_SECONDS = env_int("TELECOM_RETRY_MAX_SECONDS", 600)
+TELECOM_REQUEUE_AFTER_SECONDS = env_int("TELECOM_REQUEUE_AFTER_SECONDS", 30)
+TELECOM_SENDING_STUCK_SECONDS = env_int("TELECOM_SENDING_STUCK_SECONDS", 600)
+TELECOM_CALLBACK_TIMEOUT_SECONDS = env_int("TELECOM_CALLBACK_TIMEOUT_SECONDS", 10)
 
 # --- Realtime -------------------------------------------------------------------------------
 

@@ -9,4 +9,5 @@ urlpatterns = [
     path("projects/<int:project_id>/keys/<int:key_id>", views.ProjectKeyApi.as_view(), name="v1-project-key"),
     path("messages", views.MessagesApi.as_view(), name="v1-messages"),
     path("messages/<str:sid>", views.MessageApi.as_view(), name="v1-message"),
+    path("usage", views.UsageApi.as_view(), name="v1-usage"),
 ]

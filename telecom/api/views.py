@@ -19,6 +19,7 @@ from telecom.auth import ApiKeyAuthentication
 from telecom.idempotency import idempotent
 from telecom.models import ApiKey, Project, SmsMessage
 
+BAD_RANGE = {"from": ["invalid range"]}
 PEOPLE_ONLY = "Use your own log-in (a JWT) for this, not an API key."
 
 
@@ -201,3 +202,44 @@ class MessageApi(V1View):
     def get(self, request: Request, sid: str) -> Response:
         project, _ = selectors.acting_project(request, scope=ApiKey.Scope.MESSAGES)
         return Response(message_payload(selectors.message_for(project=project, sid=sid)))
+
+
+class UsageApi(V1View):
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request: Request) -> Response:
+        """Per day: SMS segments and MMS out and in, call minutes: ``?from=YYYY-MM-DD&to=YYYY-MM-DD``."""
+        from datetime import date, timedelta
+
+        from django.utils import timezone
+
+        project, _ = selectors.acting_project(request, scope=ApiKey.Scope.USAGE)
+        today = timezone.now().date()
+        try:
+            first = date.fromisoformat(request.query_params.get("from") or str(today - timedelta(days=30)))
+            last = date.fromisoformat(request.query_params.get("to") or str(today))
+        except ValueError:
+            raise ApiError(
+                ErrorCode.INVALID, "from and to are dates like 2026-12-01.", details={"from": ["invalid"]}
+            ) from None
+        if first > last or (last - first).days > 366:
+            raise ApiError(
+                ErrorCode.INVALID, "A range of at most a year, from before to.", details={"from": ["invalid"]}
+            )
+        if first <= today <= last:
+            services.usage_aggregate(day=today)  # today's numbers as of now
+        rows = project.usage.filter(day__range=(first, last)).order_by("day")
+        return Response(
+            {
+                "results": [
+                    {
+                        "day": row.day.isoformat(),
+                        "sms_segments_out": row.sms_segments_out,
+                        "sms_segments_in": row.sms_segments_in,
+                        "mms_out": row.mms_out,
+                        "mms_in": row.mms_in,
+                        "call_minutes": -(-row.call_seconds // 60),
+                    }
+                    for row in rows
+                ]
+            }
+        )

@@ -156,3 +156,18 @@ def test_messages_list_filters_by_status_and_pages(project, api_key):
     assert first["has_more"] is True
     rest = client.get(f"/v1/messages?limit=2&before={first['next']}").json()
     assert [m["sid"] for m in first["results"] + rest["results"]] == sids[::-1]
+
+
+def test_usage_counts_sent_segments_once_however_often_it_is_recounted(alice, project, api_key):
+    from django.utils import timezone
+
+    from telecom.services import usage_aggregate
+
+    client = key_client(api_key["key"])
+    sids = [send(client, {"to": "+14155550123", "body": body}).json()["sid"] for body in ("hi", "€" * 100, "x")]
+    SmsMessage.objects.filter(sid__in=sids[:2]).update(status="delivered", sent_at=timezone.now())
+    for _ in range(3):
+        usage_aggregate(day=timezone.now().date())
+    [today] = client.get("/v1/usage").json()["results"]
+    assert (today["sms_segments_out"], today["sms_segments_in"], today["mms_out"]) == (1 + 2, 0, 0)
+    assert client.get("/v1/usage?from=2026-13-01").status_code == 400

@@ -1,0 +1,131 @@
+"""Delivery reports by webhook: verified, stored once, statuses forward only, callbacks signed."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
+
+import pytest
+from django.test import Client, TestCase
+
+from fastsock.core.testing import free_port
+from telecom import keys, webhooks
+from telecom.models import Connector, PhoneNumber, Project, ProviderEvent, SmsMessage
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def connector(monkeypatch):
+    monkeypatch.setenv("GW_SECRET", "a-long-enough-webhook-secret")
+    return Connector.objects.create(
+        name="gw1", kind="jasmin", base_url="http://127.0.0.1:9", webhook_secret_env="GW_SECRET",
+        allowed_networks=["127.0.0.1/32"],
+    )  # fmt: skip
+
+
+@pytest.fixture
+def message(connector):
+    project = Project.objects.create(name="Shop")
+    PhoneNumber.objects.create(e164="+14155550100", project=project).connectors.add(connector)
+    return SmsMessage.objects.create(
+        project=project, direction="outbound-api", from_number="+14155550100", to_number="+14155550123", body="hi",
+        status="sent", connector=connector, provider_message_id="jid-1",
+    )  # fmt: skip
+
+
+def dlr_path(connector, message) -> str:
+    url = urlsplit(webhooks.dlr_url(connector, message.sid))
+    return f"{url.path}?{url.query}"
+
+
+def report(path, status="DELIVRD", level="2", source="127.0.0.1", message_id="jid-1"):
+    form = {"id": message_id, "message_status": status, "level": level}
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        return Client(REMOTE_ADDR=source).post(path, form)
+
+
+def test_a_signed_report_delivers_the_message_and_jasmin_gets_its_ack(connector, message):
+    response = report(dlr_path(connector, message))
+    assert response.status_code == 200
+    assert response.content == b"ACK/Jasmin"
+    message.refresh_from_db()
+    assert message.status == "delivered"
+    assert message.delivered_at is not None
+
+
+def test_repeated_and_late_reports_never_double_count_or_move_back(connector, message):
+    path = dlr_path(connector, message)
+    report(path)
+    report(path)  # the gateway retries the same report
+    report(path, status="ESME_ROK", level="1")  # the submit ack arrives last
+    message.refresh_from_db()
+    assert message.status == "delivered"
+    assert ProviderEvent.objects.filter(message=message).count() == 2  # one per distinct report
+
+
+@pytest.mark.parametrize(
+    ("change", "status"),
+    [
+        (lambda path: path.replace("sig=", "sig=00"), 401),  # forged
+        (lambda path: path.split("&sig=")[0], 401),  # unsigned
+        (lambda path: path.replace("sid=SM", "sid=SMff"), 401),  # signed for another message
+    ],
+)
+def test_forged_or_unsigned_reports_are_refused_and_change_nothing(connector, message, change, status):
+    response = report(change(dlr_path(connector, message)))
+    assert response.status_code == status
+    assert response.json()["error"]["code"] == "not_authenticated"
+    message.refresh_from_db()
+    assert message.status == "sent"
+    assert not ProviderEvent.objects.exists()
+
+
+def test_reports_from_outside_the_allowlist_are_refused(connector, message):
+    assert report(dlr_path(connector, message), source="10.1.2.3").status_code == 403
+    message.refresh_from_db()
+    assert message.status == "sent"
+
+
+def test_a_report_for_another_providers_id_is_stored_but_not_applied(connector, message):
+    report(dlr_path(connector, message), message_id="someone-else")
+    message.refresh_from_db()
+    assert message.status == "sent"
+
+
+def test_an_undelivered_report_says_so_with_a_code(connector, message):
+    report(dlr_path(connector, message), status="UNDELIV")
+    message.refresh_from_db()
+    assert message.status == "undelivered"
+
+
+def test_status_changes_reach_the_projects_callback_signed_like_stripe(connector, message, settings):
+    received: list[tuple[str, bytes]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            received.append((self.headers.get("FastSock-Signature"), body))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        SmsMessage.objects.filter(pk=message.pk).update(
+            status_callback=f"http://127.0.0.1:{server.server_address[1]}/cb"
+        )
+        report(dlr_path(connector, message))
+    finally:
+        server.shutdown()
+        server.server_close()
+    [(signature, body)] = received
+    assert json.loads(body)["status"] == "delivered"
+    parts = dict(part.split("=", 1) for part in signature.split(","))
+    secret = keys.signing_secret(message.project_id, message.project.signing_generation)
+    assert parts["v1"] == keys.stripe_signature(secret, int(parts["t"]), body)
