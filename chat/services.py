@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -467,6 +467,19 @@ def _draft_message(
     )
 
 
+_new_message_hooks: list[Callable[[list[Message]], None]] = []
+
+
+def on_new_messages(hook: Callable[[list[Message]], None]) -> None:
+    """Have ``hook(messages)`` called after commit with every batch of newly stored messages.
+
+    For other apps that act on what people write (telecom turns a reply in an SMS conversation
+    into an SMS) without the chat knowing about them.
+    """
+    if hook not in _new_message_hooks:
+        _new_message_hooks.append(hook)
+
+
 def _store_new_messages(drafts: list[Message]) -> None:
     """The messages, their rooms' activity, the unread counters and the events, in the caller's
     transaction: a message exists exactly when its events do. The sender's read watermark stays
@@ -475,6 +488,19 @@ def _store_new_messages(drafts: list[Message]) -> None:
     _MESSAGE_COLUMNS.insert(drafts)
     unread_counts = _record_new_messages(drafts)
     events.notify_messages_new(drafts, unread_counts=unread_counts)
+    for hook in _new_message_hooks:
+        transaction.on_commit(lambda hook=hook: hook(list(drafts)), robust=True)
+
+
+def room_message_post_from_outside(*, room: Room, sender: User, content: str, type: str) -> Message:
+    """A message that comes into a room from outside the chat (an SMS, say) on behalf of a
+    sender who is not a member: it counts as unread for every member and reaches their sockets."""
+    if type not in (Message.Type.SMS,):
+        raise ValueError(f"{type} messages do not come from outside")
+    message = Message(room=room, sender=sender, type=type, content=content[: settings.CHAT_MESSAGE_MAX_LENGTH])
+    with transaction.atomic():
+        _store_new_messages([message])
+    return message
 
 
 def _store_one(draft: Message) -> tuple[Message, bool]:

@@ -175,6 +175,10 @@ class SmsMessage(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     room = models.ForeignKey("chat.Room", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # The chat message this SMS is (inbound) or was written as (a reply from the chat).
+    chat_message = models.OneToOneField(
+        "chat.Message", null=True, blank=True, on_delete=models.SET_NULL, related_name="sms"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     sent_at = models.DateTimeField(null=True, blank=True)
@@ -195,6 +199,29 @@ class SmsMessage(models.Model):
         if not self.sid:
             self.sid = new_sid("MM" if self.media_urls else "SM")
         super().save(*args, **kwargs)
+
+
+class SmsConversation(models.Model):
+    """One phone conversation (a project's number and someone's phone) and the chat room it
+    lives in: inbound SMS appear there, and what members write there goes back as SMS."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="conversations")
+    our_number = models.CharField(max_length=16)
+    their_number = models.CharField(max_length=16)
+    room = models.ForeignKey("chat.Room", on_delete=models.CASCADE, related_name="sms_conversations")
+    # Stands for the phone in the chat (the sender of its messages); it cannot log in.
+    contact = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "our_number", "their_number"], name="telecom_one_conversation_per_pair"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.their_number} ↔ {self.our_number}"
 
 
 class ProviderEvent(models.Model):

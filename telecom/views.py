@@ -1,4 +1,4 @@
-"""Gateway webhooks (gateways → FastSock): delivery reports now; inbound messages next.
+"""Gateway webhooks (gateways → FastSock): delivery reports and inbound messages.
 
 Each request is checked before anything is read from it: the connector exists and is enabled,
 the source address is in its allowlist, the URL's signature is right (and a DLR URL has not
@@ -63,4 +63,27 @@ def sms_dlr(request: HttpRequest, connector: str) -> HttpResponse:
     except IntegrityError:
         pass  # the same report again: already applied once
     status, body = gateway.dlr_ack()
+    return HttpResponse(body, status=status, content_type="text/plain")
+
+
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def sms_inbound(request: HttpRequest, connector: str) -> HttpResponse:
+    """An inbound SMS (Jasmin's HTTP client connector POSTs, Kannel's sms-service GETs)."""
+    from .gateways.base import InvalidCallback
+    from .inbound import sms_receive
+
+    try:
+        found = _connector(connector)
+        webhooks.check_source(found, client_ip("", request))
+        webhooks.check_signature(found, "inbound", request.GET.dict())
+        form = request.POST if request.method == "POST" else request.GET
+        gateway = services.gateway_for(found, for_callbacks=True)
+        inbound = gateway.parse_mo(form)
+    except ApiError as error:
+        return _refusal(error)
+    except InvalidCallback as error:
+        return _refusal(ApiError(ErrorCode.INVALID, str(error)))
+    sms_receive(connector=found, inbound=inbound)
+    status, body = gateway.mo_ack()
     return HttpResponse(body, status=status, content_type="text/plain")
