@@ -475,6 +475,7 @@ function buildMessage(roomView, message, { mine, grouped, seen, state }) {
   }
   const meta = el("div", { class: "meta" }, el("time", { datetime: message.created_at, title: new Date(message.created_at).toLocaleString() }, timeOf(message.created_at)));
   if (message.edited_at && !message.deleted) meta.prepend(el("span", { class: "edited" }, "edited"));
+  if (message.type === "sms") meta.prepend(el("span", { class: "sms-tag", title: "Came in as a text message" }, "SMS"));
   if (mine && state) meta.append(ticks(state));
   bubble.append(meta);
   if (message.reactions && message.reactions.length) {
