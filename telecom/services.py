@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import random
 import re
+import time
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -171,6 +172,20 @@ def _connectors_for(message: SmsMessage) -> list[Connector]:
     return [c for c in usable if c.healthy] + [c for c in usable if not c.healthy]
 
 
+def _within_throughput(connector: Connector) -> bool:
+    """Count one send against the connector's messages-per-second limit (shared by all workers
+    through the cache); False when this second's share is used up."""
+    if not connector.throughput_per_second:
+        return True
+    from django.core.cache import cache
+
+    from fastsock.core.cache import count_attempts
+
+    key = f"telecom:throughput:{connector.pk}:{int(time.time())}"
+    [count] = count_attempts(cache, [key], timeout=2)
+    return count <= connector.throughput_per_second
+
+
 def _retry_delay(attempts: int) -> float:
     """Exponential backoff with full jitter, capped."""
     base = settings.TELECOM_RETRY_BASE_SECONDS * 2 ** max(0, attempts - 1)
@@ -198,7 +213,11 @@ def sms_send_attempt(*, message_id: int) -> str:
         return "skipped"
     message = SmsMessage.objects.get(pk=message_id)
     transport_errors: list[str] = []
+    throttled = False
     for connector in _connectors_for(message):
+        if not _within_throughput(connector):
+            throttled = True
+            continue
         request = SendRequest(
             to=message.to_number,
             from_=message.from_number,
@@ -229,6 +248,14 @@ def sms_send_attempt(*, message_id: int) -> str:
         )
         _move(message, SmsMessage.Status.SENT)
         return "sent"
+    if throttled and not transport_errors:
+        # Every gateway is at its throughput limit: try again in a moment; it is not a failure.
+        SmsMessage.objects.filter(pk=message.pk, status=SmsMessage.Status.SENDING).update(
+            status=SmsMessage.Status.QUEUED,
+            attempts=F("attempts") - 1,
+            next_attempt_at=timezone.now() + timedelta(seconds=1),
+        )
+        return "retry"
     reason = "; ".join(transport_errors) or "No enabled gateway sends for this number."
     if not transport_errors:
         _move(message, SmsMessage.Status.FAILED, error_code="no_route", error_message=reason[:300])

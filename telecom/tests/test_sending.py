@@ -162,3 +162,30 @@ def test_the_sweeper_requeues_lost_hand_offs_and_fails_messages_stuck_mid_send(g
     assert message.status == "sent"
     assert (stuck.status, stuck.error_code) == ("failed", "lost_in_transit")
     assert DeadLetter.objects.filter(message=stuck).exists()
+
+
+def test_a_gateway_at_its_throughput_limit_is_skipped_for_the_next_one(gateways, message):
+    Connector.objects.filter(name="gw1").update(throughput_per_second=1)
+    second = SmsMessage.objects.create(
+        project=message.project, direction="outbound-api", from_number="+14155550100", to_number="+1415555", body="b"
+    )
+    assert services.sms_send_attempt(message_id=message.pk) == "sent"
+    assert services.sms_send_attempt(message_id=second.pk) == "sent"
+    used = {SmsMessage.objects.get(pk=pk).connector.name for pk in (message.pk, second.pk)}
+    # Both in the same second unless the clock ticked between them; then gw1 takes both.
+    assert used in ({"gw1", "gw2"}, {"gw1"})
+
+
+def test_when_every_gateway_is_at_its_limit_the_message_waits_without_using_an_attempt(gateways, message):
+    Connector.objects.update(throughput_per_second=1)
+    import time
+
+    from django.core.cache import cache
+
+    for connector in Connector.objects.all():
+        cache.set(f"telecom:throughput:{connector.pk}:{int(time.time())}", 5, 2)
+        cache.set(f"telecom:throughput:{connector.pk}:{int(time.time()) + 1}", 5, 2)
+    assert services.sms_send_attempt(message_id=message.pk) == "retry"
+    message.refresh_from_db()
+    assert (message.status, message.attempts) == ("queued", 0)
+    assert gateways[0].sent == gateways[1].sent == []
