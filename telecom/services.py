@@ -218,14 +218,20 @@ def sms_send_attempt(*, message_id: int) -> str:
         if not _within_throughput(connector):
             throttled = True
             continue
-        request = SendRequest(
-            to=message.to_number,
-            from_=message.from_number,
-            body=message.body,
-            encoding=message.encoding,
-            dlr_url=webhooks.dlr_url(connector, message.sid),
-            message_sid=message.sid,
-        )
+        try:
+            request = SendRequest(
+                to=message.to_number,
+                from_=message.from_number,
+                body=message.body,
+                encoding=message.encoding,
+                dlr_url=webhooks.dlr_url(connector, message.sid),
+                message_sid=message.sid,
+            )
+        except webhooks.WebhookRefused:
+            # Without its webhook secret a connector cannot sign the report URL: use another.
+            transport_errors.append(f"{connector.name}: its webhook secret ({connector.webhook_secret_env}) is not set")
+            Connector.objects.filter(pk=connector.pk).update(last_error=transport_errors[-1][:300])
+            continue
         try:
             result = gateway_for(connector).send(request)
         except GatewayTransportError as error:
@@ -296,8 +302,16 @@ def _move(message: SmsMessage, status: str, *, error_code: str = "", error_messa
 
 
 def sms_replay_dead_letter(*, dead_letter: DeadLetter) -> SmsMessage:
-    """An operator sends a dead-lettered message again: back to ``queued``, attempts reset."""
+    """An operator sends a dead-lettered message again: back to ``queued``, attempts reset.
+
+    Only once per dead letter, and only while its message is still ``failed``: an old dead
+    letter of a message that went out since must not send it again.
+    """
     with transaction.atomic():
+        locked = DeadLetter.objects.select_for_update().filter(pk=dead_letter.pk, replayed_at__isnull=True).first()
+        message = SmsMessage.objects.select_for_update().get(pk=dead_letter.message_id)
+        if locked is None or message.status != SmsMessage.Status.FAILED:
+            raise ApiError(ErrorCode.CONFLICT, "Already replayed, or the message is no longer failed.")
         SmsMessage.objects.filter(pk=dead_letter.message_id).update(
             status=SmsMessage.Status.QUEUED, attempts=0, next_attempt_at=None, error_code="", error_message=""
         )

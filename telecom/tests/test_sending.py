@@ -189,3 +189,21 @@ def test_when_every_gateway_is_at_its_limit_the_message_waits_without_using_an_a
     message.refresh_from_db()
     assert (message.status, message.attempts) == ("queued", 0)
     assert gateways[0].sent == gateways[1].sent == []
+
+
+def test_a_connector_without_its_webhook_secret_is_passed_over_with_a_clear_reason(gateways, message, monkeypatch):
+    Connector.objects.filter(name="gw1").update(webhook_secret_env="NOT_SET_ANYWHERE")
+    assert services.sms_send_attempt(message_id=message.pk) == "sent"
+    message.refresh_from_db()
+    assert message.connector.name == "gw2"
+    assert "NOT_SET_ANYWHERE" in Connector.objects.get(name="gw1").last_error
+
+
+def test_a_dead_letter_is_replayed_once_and_only_while_its_message_failed(gateways, message, settings):
+    from fastsock.core.errors import ApiError
+
+    SmsMessage.objects.filter(pk=message.pk).update(status="sent")
+    dead = DeadLetter.objects.create(message=message, reason="old")
+    with pytest.raises(ApiError):
+        services.sms_replay_dead_letter(dead_letter=dead)
+    assert gateways[0].sent == []
