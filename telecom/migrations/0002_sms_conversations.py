@@ -6,32 +6,56 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('chat', '0003_membership_unread_count'),
-        ('telecom', '0001_telecom_sms'),
+        ("chat", "0003_membership_unread_count"),
+        ("telecom", "0001_telecom_sms"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='smsmessage',
-            name='chat_message',
-            field=models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='sms', to='chat.message'),
+            model_name="smsmessage",
+            name="chat_message",
+            field=models.OneToOneField(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="sms",
+                to="chat.message",
+            ),
         ),
         migrations.CreateModel(
-            name='SmsConversation',
+            name="SmsConversation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('our_number', models.CharField(max_length=16)),
-                ('their_number', models.CharField(max_length=16)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('contact', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='conversations', to='telecom.project')),
-                ('room', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='sms_conversations', to='chat.room')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("our_number", models.CharField(max_length=16)),
+                ("their_number", models.CharField(max_length=16)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "contact",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="conversations", to="telecom.project"
+                    ),
+                ),
+                (
+                    "room",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="sms_conversations", to="chat.room"
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('project', 'our_number', 'their_number'), name='telecom_one_conversation_per_pair')],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("project", "our_number", "their_number"), name="telecom_one_conversation_per_pair"
+                    )
+                ],
             },
         ),
     ]
