@@ -84,3 +84,13 @@ def usage_aggregate() -> int:
 
     today = timezone.now().date()
     return aggregate(day=today) + aggregate(day=today - timedelta(days=1))
+
+
+@shared_task(name="telecom.check_connectors")
+def check_connectors() -> int:
+    """Probe every enabled SMS gateway so that one marked unhealthy comes back once it answers."""
+    from .health import connectors_check_health
+    from .models import Connector
+
+    results = connectors_check_health(Connector.objects.filter(enabled=True).exclude(kind=Connector.Kind.ASTERISK))
+    return sum(1 for _, healthy in results if healthy)

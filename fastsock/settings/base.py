@@ -201,6 +201,7 @@ CELERY_BEAT_SCHEDULE = {
     "end-abandoned-calls": {"task": "calls.sweep", "schedule": 15.0},
     "requeue-due-sms": {"task": "telecom.sms_sweep", "schedule": 15.0},
     "count-telecom-usage": {"task": "telecom.usage_aggregate", "schedule": 300.0},
+    "probe-sms-gateways": {"task": "telecom.check_connectors", "schedule": 60.0},
 }
 
 # --- Files ----------------------------------------------------------------------------------

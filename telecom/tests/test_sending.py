@@ -207,3 +207,14 @@ def test_a_dead_letter_is_replayed_once_and_only_while_its_message_failed(gatewa
     with pytest.raises(ApiError):
         services.sms_replay_dead_letter(dead_letter=dead)
     assert gateways[0].sent == []
+
+
+def test_the_periodic_probe_brings_a_gateway_back_once_it_answers(gateways, message):
+    from telecom.tasks import check_connectors
+
+    Connector.objects.update(healthy=False)
+    gateways[1].close()
+    # The stand-ins answer /ping with a 200 but not Jasmin's PONG: not healthy. Make gw1 a real PONG.
+    gateways[0].answer = (200, "Jasmin/PONG")
+    assert check_connectors() == 1
+    assert dict(Connector.objects.values_list("name", "healthy")) == {"gw1": True, "gw2": False}
