@@ -1,4 +1,5 @@
-"""Real SMS gateways for tests: Kannel (Debian's ``kannel``) and Jasmin (a venv of PyPI's ``jasmin``).
+"""Real SMS gateways for tests: Kannel (Debian's ``kannel``) and Jasmin (a venv of PyPI's ``jasmin``),
+and FastSock's side of them: a Celery worker process on a queue of its own.
 
 Each starts on 127.0.0.1 with free ports and a config written into a temporary folder, with one
 SMPP client connection to a :class:`tests.smsc_simulator.SmscSimulator`, and calls back a
@@ -17,6 +18,7 @@ import secrets
 import shutil
 import socket
 import subprocess
+import sys
 import threading
 import time
 import urllib.error
@@ -77,6 +79,7 @@ class Callback:
     query: dict[str, str]
     form: dict[str, str]
     body: bytes
+    headers: dict[str, str] = field(default_factory=dict)  # names in lower case
 
     @property
     def fields(self) -> dict[str, str]:
@@ -107,7 +110,14 @@ class CallbackRecorder:
                 form = {}
                 if self.headers.get("Content-Type", "").startswith("application/x-www-form-urlencoded"):
                     form = _fields(body.decode("latin-1"), latin1=True)
-                callback = Callback(self.command, url.path, _fields(url.query), form, body)
+                callback = Callback(
+                    self.command,
+                    url.path,
+                    _fields(url.query),
+                    form,
+                    body,
+                    {k.lower(): v for k, v in self.headers.items()},
+                )
                 status, answer = recorder.answers(url.path)
                 self.send_response(status)
                 self.send_header("Content-Type", "text/plain")
@@ -187,8 +197,18 @@ def kannel_installed() -> bool:
 
 
 def kannel_config(
-    folder: Path, *, smsc_port: int, mo_url: str, admin_port: int, smsbox_port: int, sendsms_port: int, password: str
+    folder: Path,
+    *,
+    smsc_port: int,
+    mo_url: str,
+    admin_port: int,
+    smsbox_port: int,
+    sendsms_port: int,
+    password: str,
+    global_sender: str | None = "12345",
 ) -> Path:
+    """Kannel's config. A ``global_sender`` also replaces every inbound message's receiver (``%P``)
+    with itself (smsbox swaps sender and receiver to make a reply): pass None where that matters."""
     config = folder / "kannel.conf"
     config.write_text(
         f"""group = core
@@ -221,8 +241,7 @@ bearerbox-host = 127.0.0.1
 bearerbox-port = {smsbox_port}
 sendsms-port = {sendsms_port}
 sendsms-interface = 127.0.0.1
-global-sender = 12345
-mo-recode = true
+{f"global-sender = {global_sender}{chr(10)}" if global_sender else ""}mo-recode = true
 log-file = "{folder}/smsbox.log"
 log-level = 0
 
@@ -252,12 +271,24 @@ def kannel_status(admin_port: int, password: str) -> str:
         return ""
 
 
-def start_kannel(folder: Path, *, smsc_port: int, mo_url: str, timeout: float = 20) -> RunningKannel:
-    """Start bearerbox and smsbox; return once the SMPP link is online and sendsms answers."""
+def start_kannel(
+    folder: Path,
+    *,
+    smsc_port: int,
+    mo_url: str,
+    password: str | None = None,
+    global_sender: str | None = "12345",
+    timeout: float = 20,
+) -> RunningKannel:
+    """Start bearerbox and smsbox; return once the SMPP link is online and sendsms answers.
+
+    ``password`` (default: a random one) is the sendsms user's, and the admin interface's;
+    ``global_sender`` as in :func:`kannel_config`.
+    """
     if not kannel_installed():
         raise GatewayUnavailable("needs Kannel (apt-get install kannel)")
     admin_port, smsbox_port, sendsms_port = free_port(), free_port(), free_port()
-    password = secrets.token_hex(8)
+    password = password or secrets.token_hex(8)
     config = kannel_config(
         folder,
         smsc_port=smsc_port,
@@ -266,6 +297,7 @@ def start_kannel(folder: Path, *, smsc_port: int, mo_url: str, timeout: float = 
         smsbox_port=smsbox_port,
         sendsms_port=sendsms_port,
         password=password,
+        global_sender=global_sender,
     )
     processes: list[subprocess.Popen[bytes]] = []
     kannel = RunningKannel(f"http://127.0.0.1:{sendsms_port}", "fastsock", password, "sim", folder, processes)
@@ -310,6 +342,15 @@ class RunningJasmin:
     process: subprocess.Popen[bytes]
     redis: subprocess.Popen[bytes]
     vhost: str
+    redis_port: int = 0
+
+    def matches_receipts_for(self, smsc_message_id: str) -> bool:
+        """Whether Jasmin can match a receipt for ``smsc_message_id`` to its message yet.
+
+        Jasmin 0.11.0 throws the level 1 report (the SMSC took it) before it stores that map, and
+        drops a receipt that comes in between after one retry (none when two copies come at once).
+        """
+        return _redis_command(self.redis_port, f"EXISTS queue-msgid:{smsc_message_id}") == b":1"
 
     def logs(self) -> str:
         return log_tail(self.root / "jasmind.out", *sorted((self.root / "var/log/jasmin").glob("*.log")))
@@ -402,16 +443,26 @@ def start_redis(folder: Path, *, timeout: float = 10) -> tuple[subprocess.Popen[
 
 
 def _redis_pong(port: int) -> bool:
+    return _redis_command(port, "PING") == b"+PONG"
+
+
+def _redis_command(port: int, command: str) -> bytes:
+    """An inline command's one-line answer (``+PONG``, ``:1``), or b"" when Redis does not answer."""
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=0.5) as connection:
-            connection.sendall(b"PING\r\n")
-            return connection.recv(64).startswith(b"+PONG")
+            connection.sendall(command.encode() + b"\r\n")
+            return connection.recv(256).split(b"\r\n", 1)[0]
     except OSError:
-        return False
+        return b""
 
 
-def start_jasmin(root: Path, *, smsc_port: int, mo_url: str, timeout: float = 30) -> RunningJasmin:
-    """Start jasmind with a user, an SMPP client connector to the simulator and MT/MO routes."""
+def start_jasmin(
+    root: Path, *, smsc_port: int, mo_url: str, password: str | None = None, timeout: float = 30
+) -> RunningJasmin:
+    """Start jasmind with a user, an SMPP client connector to the simulator and MT/MO routes.
+
+    ``password`` (default: a random one; Jasmin takes 1 to 16 characters) is the user's.
+    """
     jasmind = jasmin_requirements()
     venv = jasmind.parent.parent
     spec = next((venv / "lib").glob("python3*/site-packages/txamqp/specs/standard/amqp0-9-1.stripped.xml"))
@@ -436,9 +487,9 @@ def start_jasmin(root: Path, *, smsc_port: int, mo_url: str, timeout: float = 30
                  "-c", str(config), *flags],
                 stdout=out, stderr=out, env=env, cwd=root,
             )  # fmt: skip
-        password = secrets.token_hex(6)
+        password = password or secrets.token_hex(6)
         jasmin = RunningJasmin(
-            f"http://127.0.0.1:{ports['http-api']}", "fastsock", password, root, process, redis, vhost
+            f"http://127.0.0.1:{ports['http-api']}", "fastsock", password, root, process, redis, vhost, redis_port
         )
         wait_until(
             lambda: (port_open(ports["jcli"]) and port_open(ports["http-api"])) or process.poll() is not None,
@@ -545,3 +596,44 @@ class JCli:
             else:
                 index += 2
         return bytes(text)
+
+
+# FastSock's side: servers and Celery workers that share a queue no other run on the same Redis sees.
+
+CELERY_QUEUE_SETTINGS = '''"""Production settings, with a Celery queue of this run's own."""
+
+from fastsock.settings.base import *  # noqa: F403
+
+CELERY_TASK_DEFAULT_QUEUE = {queue!r}
+'''
+
+
+def own_celery_queue(folder: Path) -> dict[str, str]:
+    """Environment for servers and workers (with ``REDIS_URL`` set) whose tasks go to a queue of
+    their own, so a parallel run or another test's worker never takes them.
+
+    FastSock reads no setting for the queue name, so this writes a settings module into
+    ``folder`` that is production's plus ``CELERY_TASK_DEFAULT_QUEUE``, and puts it on the path.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    queue = f"fastsock-test-{os.getpid()}-{secrets.token_hex(4)}"
+    (folder / "own_queue_settings.py").write_text(CELERY_QUEUE_SETTINGS.format(queue=queue))
+    return {
+        "DJANGO_SETTINGS_MODULE": "own_queue_settings",
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(folder), os.environ.get("PYTHONPATH")])),
+        "CELERY_BROKER_URL": os.environ["REDIS_URL"],
+    }
+
+
+def start_celery_worker(
+    env: dict[str, str], log_file: Path, *, pool: str = "solo", concurrency: int = 1, loglevel: str = "INFO"
+) -> subprocess.Popen[bytes]:
+    """``celery -A fastsock worker`` with ``env`` (a server's, for its database and queue); at
+    ``loglevel`` INFO its log says ``ready`` once it takes tasks."""
+    with log_file.open("wb") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "fastsock", "worker", f"--pool={pool}",
+             f"--concurrency={concurrency}", f"--hostname=test-{secrets.token_hex(4)}@%h", "--without-gossip",
+             "--without-mingle", "--without-heartbeat", f"--loglevel={loglevel}"],
+            cwd=Path(__file__).resolve().parent.parent, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
