@@ -58,7 +58,12 @@ def sms_dlr(request: HttpRequest, connector: str) -> HttpResponse:
                 status=report.status,
                 raw=dict(report.raw),
             )
-            if message is not None and report.provider_message_id in (message.provider_message_id, message.sid):
+            # The signed URL proves the sid; a report may also come before the worker stored the
+            # gateway's id (Jasmin answers fast), which must not lose it.
+            if message is not None and (
+                report.provider_message_id in (message.provider_message_id, message.sid)
+                or not message.provider_message_id
+            ):
                 services.sms_apply_report(message=message, status=report.status, error_code=report.error_code)
     except IntegrityError:
         pass  # the same report again: already applied once

@@ -492,15 +492,6 @@ def webhook_answers(stack: Stack, path: str) -> list[int]:
 def test_an_inbound_sms_reaches_the_routed_person_in_chat_and_their_reply_goes_back(
     stack: Stack, rig: Rig, request: pytest.FixtureRequest
 ) -> None:
-    if rig.kind == "jasmin" and os.environ.get("DATABASE_URL", "").startswith("postgres"):
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason="telecom/inbound.py stores Jasmin's raw fields as they come, and Jasmin 0.11.0 sends "
-                "`coding` as a raw byte (NUL for GSM-7), which PostgreSQL's jsonb refuses (DataError, 500). "
-                "Remove this marker once the raw fields are stored safely.",
-            )
-        )
     phone = "+33600000077" if rig.kind == "kannel" else "+33600000078"
     text = f"Hello from the phone {{{rig.kind}}} {secrets.token_hex(3)}"
     reply = f"Got it ({rig.kind}) {secrets.token_hex(3)}"

@@ -20,7 +20,7 @@ REDACTED = "[redacted]"
 # Field names whose values are secret wherever they appear (headers, bodies, query strings).
 _SECRET_KEY_PATTERN = re.compile(
     r"pass(word)?|passwd|secret|token|authorization|api[_-]?key|cookie|session(id)?|csrf|"
-    r"credential|signature|^access$|^refresh$|^key$",
+    r"credential|signature|^access$|^refresh$|^key$|^sig$",
     re.IGNORECASE,
 )
 
@@ -33,7 +33,7 @@ _SECRET_TEXT_PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (
         re.compile(
             r"(?P<key>[\w.-]*(?:pass(?:word)?|passwd|secret|token|api[_-]?key|sessionid|csrftoken|"
-            r"signature|credential|access|refresh|key)[\w.-]*)(?P<sep>=|%3D)(?P<value>[^&\s\"';,]+)",
+            r"signature|credential|access|refresh|key|sig)[\w.-]*)(?P<sep>=|%3D)(?P<value>[^&\s\"';,]+)",
             re.IGNORECASE,
         ),
         rf"\g<key>\g<sep>{REDACTED}",

@@ -187,8 +187,9 @@ def required_field(form: Mapping[str, Any], name: str, gateway: str) -> str:
 
 
 def plain_fields(form: Mapping[str, Any]) -> dict[str, str]:
-    """The callback's fields as a plain dict of text, for ``raw``."""
-    return {str(key): field_value(form, key) or "" for key in form}
+    """The callback's fields as a plain dict of text, for ``raw``; NUL characters (Jasmin sends
+    ``coding`` 0 as a raw byte) are written ``\\0``, as PostgreSQL's JSON refuses them."""
+    return {str(key): (field_value(form, key) or "").replace("\x00", "\\0") for key in form}
 
 
 def redact(text: str, *secrets: str) -> str:

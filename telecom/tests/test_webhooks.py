@@ -129,3 +129,16 @@ def test_status_changes_reach_the_projects_callback_signed_like_stripe(connector
     parts = dict(part.split("=", 1) for part in signature.split(","))
     secret = keys.signing_secret(message.project_id, message.project.signing_generation)
     assert parts["v1"] == keys.stripe_signature(secret, int(parts["t"]), body)
+
+
+def test_a_report_that_comes_before_the_gateway_id_was_stored_is_still_applied(connector, message):
+    SmsMessage.objects.filter(pk=message.pk).update(provider_message_id="")
+    report(dlr_path(connector, message), message_id="jid-early")
+    message.refresh_from_db()
+    assert message.status == "delivered"
+
+
+def test_raw_fields_with_nul_bytes_are_stored_safely():
+    from telecom.gateways.base import plain_fields
+
+    assert plain_fields({"coding": "\x00", "content": "hi"}) == {"coding": "\\0", "content": "hi"}

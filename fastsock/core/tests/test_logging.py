@@ -47,6 +47,8 @@ def log_lines(stream: io.StringIO) -> list[dict]:
         ("sessionid=abcdef0123456789; csrftoken=zzz", "abcdef0123456789"),
         ("refresh=eyJxxxxxxx.eyJyyyyyyy.sig", "eyJxxxxxxx"),
         ("client_secret%3Dshh", "shh"),
+        ("POST /webhooks/sms/gw1/inbound?sig=9f8e7d6c5b4a", "9f8e7d6c5b4a"),
+        ("POST /webhooks/sms/gw1/dlr?sid=SM00&exp=1&sig=abc123def456", "abc123def456"),
     ],
 )
 def test_secrets_in_text_are_redacted(text, secret):
