@@ -492,15 +492,27 @@ def _store_new_messages(drafts: list[Message]) -> None:
         transaction.on_commit(lambda hook=hook: hook(list(drafts)), robust=True)
 
 
-def room_message_post_from_outside(*, room: Room, sender: User, content: str, type: str) -> Message:
+def room_message_post_from_outside(
+    *, room: Room, sender: User, content: str, type: str, attachments: Iterable[Attachment] = ()
+) -> Message:
     """A message that comes into a room from outside the chat (an SMS, say) on behalf of a
-    sender who is not a member: it counts as unread for every member and reaches their sockets."""
+    sender who is not a member: it counts as unread for every member and reaches their sockets.
+
+    A message carries one attachment: the first goes with the text, each further one follows in
+    a message of its own, stored together. Returns the first message.
+    """
     if type not in (Message.Type.SMS,):
         raise ValueError(f"{type} messages do not come from outside")
-    message = Message(room=room, sender=sender, type=type, content=content[: settings.CHAT_MESSAGE_MAX_LENGTH])
+    first, *more = list(attachments) or [None]
+    messages = [
+        Message(
+            room=room, sender=sender, type=type, content=content[: settings.CHAT_MESSAGE_MAX_LENGTH], attachment=first
+        )
+    ]
+    messages += [Message(room=room, sender=sender, type=type, content="", attachment=each) for each in more]
     with transaction.atomic():
-        _store_new_messages([message])
-    return message
+        _store_new_messages(messages)
+    return messages[0]
 
 
 def _store_one(draft: Message) -> tuple[Message, bool]:

@@ -3,6 +3,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from fastsock.core import views as core_views
+from telecom import tts_views
 
 urlpatterns = [
     path("healthz", core_views.healthz, name="healthz"),
@@ -16,6 +17,7 @@ urlpatterns = [
     path("api/v1/", include("calls.api.urls")),
     path("v1/", include("telecom.api.urls")),
     path("webhooks/", include("telecom.webhook_urls")),
+    path("telecom/tts/<str:digest>.wav", tts_views.tts_audio, name="telecom-tts"),
     path("", include("accounts.urls")),
     path("", include("chat.urls")),
     # Anything else under an API prefix answers in the API's error shape.

@@ -84,9 +84,10 @@ def test_bad_messages_are_refused_and_nothing_is_stored(team, alice, body, field
     assert Message.objects.count() == before
 
 
-def test_malformed_json_is_refused(team, alice):
+@pytest.mark.parametrize("body", ["{nope", "[" * 30_000])
+def test_malformed_json_is_refused(team, alice, body):
     response = api_client_for(alice).post(
-        f"/api/v1/rooms/{team.pk}/messages", data="{nope", content_type="application/json"
+        f"/api/v1/rooms/{team.pk}/messages", data=body, content_type="application/json"
     )
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "malformed_request"

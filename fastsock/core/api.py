@@ -1,4 +1,5 @@
-"""The single DRF exception handler: every API failure becomes ``{"error": {code, message, details}}``."""
+"""The single DRF exception handler (every API failure becomes ``{"error": {code, message, details}}``)
+and the JSON parser every API view reads bodies with."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404
 from django_ratelimit.exceptions import Ratelimited
 from rest_framework import exceptions as drf
+from rest_framework import parsers
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
@@ -94,3 +96,14 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if auth_header:
         response["WWW-Authenticate"] = auth_header
     return response
+
+
+class JSONParser(parsers.JSONParser):
+    """DRF's JSON parser, with a body nested deeper than Python's parser can go (``[[[[…``)
+    refused as malformed like any other bad JSON, rather than failing with a server error."""
+
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
+        try:
+            return super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            raise drf.ParseError("JSON parse error - nested too deeply") from None

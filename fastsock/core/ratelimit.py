@@ -17,10 +17,19 @@ KeyFunction = Callable[[str, HttpRequest], str]
 
 
 def client_ip(_group: str, request: HttpRequest) -> str:
+    """The caller's address: ``REMOTE_ADDR``, or the header a trusted proxy sets.
+
+    A list header (X-Forwarded-For) is read from the right: a client can put anything in front,
+    but the last ``TRUSTED_PROXY_HOPS`` entries were appended by our own proxies, and the
+    leftmost of those is the address the outermost proxy saw.
+    """
     header = getattr(settings, "RATELIMIT_IP_META_KEY", None) or "REMOTE_ADDR"
-    value = request.META.get(header, "") or ""
-    # X-Forwarded-For lists the client first; the proxies that appended themselves follow.
-    return value.split(",")[0].strip() or "unknown"
+    entries = [entry.strip() for entry in (request.META.get(header, "") or "").split(",")]
+    entries = [entry for entry in entries if entry]
+    if not entries:
+        return "unknown"
+    hops = max(1, int(getattr(settings, "TRUSTED_PROXY_HOPS", 1)))
+    return entries[-hops] if len(entries) >= hops else entries[0]
 
 
 def rate_limit(request: HttpRequest, *, action: str, key: str | KeyFunction) -> None:

@@ -120,6 +120,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Database -------------------------------------------------------------------------------
 
 DATABASE_URL = env_str("DATABASE_URL")
+_pool_max = 0
 if DATABASE_URL:
     # No health check per checkout: with the pool that is a round trip before every query batch.
     # The pool drops a connection that broke, and retires idle ones (max_idle).
@@ -131,7 +132,12 @@ if DATABASE_URL:
         # A pool rather than CONN_MAX_AGE: under ASGI persistent connections are per thread
         # and are not reused, so a busy Daphne would open connections without bound.
         _database["OPTIONS"] = {
-            "pool": {"min_size": 1, "max_size": _pool_max, "timeout": 10, "max_idle": 300},
+            "pool": {
+                "min_size": 1,
+                "max_size": _pool_max,
+                "timeout": env_int("DATABASE_POOL_TIMEOUT", 10),
+                "max_idle": 300,
+            },
         }
     else:
         _database["CONN_MAX_AGE"] = 60
@@ -147,6 +153,11 @@ else:
             "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE"},
         }
     }
+
+# HTTP requests one server process runs at once (0: no limit); the others wait their turn without
+# holding a thread or a connection (fastsock.core.concurrency). By default as many as the pool has
+# connections, so that a burst of requests queues instead of timing out on the pool.
+HTTP_MAX_CONCURRENT_REQUESTS = env_int("HTTP_MAX_CONCURRENT_REQUESTS", _pool_max)
 
 # --- Redis: channel layer, cache, Celery ----------------------------------------------------
 
@@ -193,15 +204,22 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_RESULT_EXPIRES = 3600
+# One result backend (and Redis connection pool) per process rather than per thread: under Daphne
+# every request runs on a new thread, and a task sent from one built a backend and a Redis client
+# of its own each time (about a tenth of the CPU of POST /v1/messages).
+CELERY_RESULT_BACKEND_THREAD_SAFE = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TIMEZONE = "UTC"
+# Workers take tasks from this queue; deployments (and parallel test runs) sharing one Redis keep apart by it.
+CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE") or "celery"
 CELERY_BEAT_SCHEDULE = {
     "purge-old-stream-events": {"task": "core.stream_purge", "schedule": 3600.0},
     "end-abandoned-calls": {"task": "calls.sweep", "schedule": 15.0},
     "requeue-due-sms": {"task": "telecom.sms_sweep", "schedule": 15.0},
     "count-telecom-usage": {"task": "telecom.usage_aggregate", "schedule": 300.0},
-    "probe-sms-gateways": {"task": "telecom.check_connectors", "schedule": 60.0},
+    "probe-gateways-and-trunks": {"task": "telecom.check_connectors", "schedule": 60.0},
+    "forget-old-idempotency-keys": {"task": "telecom.idempotency_prune", "schedule": 3600.0},
 }
 
 # --- Files ----------------------------------------------------------------------------------
@@ -278,7 +296,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
+        "fastsock.core.api.JSONParser",
         "rest_framework.parsers.MultiPartParser",
         "rest_framework.parsers.FormParser",
     ],
@@ -338,8 +356,14 @@ RATE_LIMITS = {
     "telecom.projects.user": env_str("RATE_LIMIT_TELECOM_PROJECTS_USER", "30/h"),
     "telecom.messages.project": env_str("RATE_LIMIT_SMS_PROJECT", "6000/m"),
     "telecom.messages.key": env_str("RATE_LIMIT_SMS_KEY", "3000/m"),
+    "telecom.calls.project": env_str("RATE_LIMIT_CALLS_PROJECT", "600/m"),
+    "telecom.calls.key": env_str("RATE_LIMIT_CALLS_KEY", "300/m"),
+    "telecom.flows.project": env_str("RATE_LIMIT_FLOWS_PROJECT", "120/m"),
+    "telecom.flows.key": env_str("RATE_LIMIT_FLOWS_KEY", "60/m"),
 }
 RATELIMIT_IP_META_KEY = env_str("RATELIMIT_IP_META_KEY") or None
+# How many proxies of ours append to X-Forwarded-For: the client address is that many from the right.
+TRUSTED_PROXY_HOPS = env_int("TRUSTED_PROXY_HOPS", 1)
 RATELIMIT_USE_CACHE = "default"
 SILENCED_SYSTEM_CHECKS = [
     # django-ratelimit only knows django-redis; Django's own Redis cache increments atomically.
@@ -399,6 +423,24 @@ TELECOM_RETRY_MAX_SECONDS = env_int("TELECOM_RETRY_MAX_SECONDS", 600)
 TELECOM_REQUEUE_AFTER_SECONDS = env_int("TELECOM_REQUEUE_AFTER_SECONDS", 30)
 TELECOM_SENDING_STUCK_SECONDS = env_int("TELECOM_SENDING_STUCK_SECONDS", 600)
 TELECOM_CALLBACK_TIMEOUT_SECONDS = env_int("TELECOM_CALLBACK_TIMEOUT_SECONDS", 10)
+# Voice: the Stasis application the orchestrator registers (ARI_URL, ARI_USERNAME and ARI_PASSWORD
+# are read from the environment where they are used), how long an outbound call rings, and each
+# trunk's circuit breaker: open after this many transport failures in a row, for this long.
+ARI_APP = env_str("ARI_APP") or "fastsock"
+TELECOM_CALL_RING_SECONDS = env_int("TELECOM_CALL_RING_SECONDS", 30)
+TELECOM_BREAKER_FAILURES = env_int("TELECOM_BREAKER_FAILURES", 5)
+TELECOM_BREAKER_OPEN_SECONDS = env_int("TELECOM_BREAKER_OPEN_SECONDS", 30)
+# An Idempotency-Key is remembered this long (Stripe: 24 hours); after it, the key may be reused.
+TELECOM_IDEMPOTENCY_TTL_HOURS = env_int("TELECOM_IDEMPOTENCY_TTL_HOURS", 24)
+# Text to speech for `say` steps: the espeak-ng binary and how long one rendering may take; and
+# the languages whose number and digit sounds Asterisk has (texts of only digits use them).
+TELECOM_TTS_BINARY = env_str("TELECOM_TTS_BINARY", "espeak-ng")
+TELECOM_TTS_TIMEOUT_SECONDS = env_int("TELECOM_TTS_TIMEOUT_SECONDS", 20)
+TELECOM_ARI_SOUND_LANGUAGES = [code.lower() for code in env_list("TELECOM_ARI_SOUND_LANGUAGES", ["en"])]
+# Inbound MMS: media kept per message (the rest are noted as dropped), and how long fetching one
+# medium may take in all (the webhook waits for it; each is also capped at UPLOAD_MAX_BYTES).
+TELECOM_MMS_MAX_MEDIA = env_int("TELECOM_MMS_MAX_MEDIA", 10)
+TELECOM_MMS_FETCH_TIMEOUT_SECONDS = env_int("TELECOM_MMS_FETCH_TIMEOUT_SECONDS", 10)
 
 # --- Realtime -------------------------------------------------------------------------------
 

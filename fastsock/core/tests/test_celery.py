@@ -3,6 +3,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -25,6 +26,18 @@ def test_the_celery_app_discovers_every_apps_tasks():
 def test_tasks_run_in_process_on_the_embedded_default():
     assert settings.CELERY_TASK_ALWAYS_EAGER
     assert ping.delay().get(timeout=5) == "pong"
+
+
+def test_threads_share_one_result_backend():
+    # Under Daphne every request runs on a new thread: a backend per thread was a new Redis client
+    # (and its connections) for each request that sent a task.
+    backends = []
+    threads = [threading.Thread(target=lambda: backends.append(app.backend)) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len({id(backend) for backend in backends}) == 1
 
 
 @pytest.fixture

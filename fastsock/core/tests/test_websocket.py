@@ -88,6 +88,7 @@ async def test_malformed_frames_get_an_error_and_the_socket_stays_open():
     assert connected
     cases = [
         ("{not json", "malformed_request"),
+        ("[" * 30_000, "malformed_request"),  # deeper than Python's JSON parser can go
         ("[1, 2, 3]", "invalid"),
         (json.dumps({"data": {}}), "invalid"),
         (json.dumps({"event": "ping", "data": [1]}), "invalid"),

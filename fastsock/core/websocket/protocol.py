@@ -66,6 +66,8 @@ def parse_frame(text: str) -> Frame:
         payload = json.loads(text)
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise ApiError(ErrorCode.MALFORMED_REQUEST, "Frame is not valid JSON.") from None
+    except RecursionError:  # "[[[[…" deep enough to exhaust the parser's stack
+        raise ApiError(ErrorCode.MALFORMED_REQUEST, "Frame is nested too deeply.") from None
     if not isinstance(payload, dict):
         raise ApiError(ErrorCode.INVALID, "Frame must be a JSON object.")
     ref = payload.get("ref")
