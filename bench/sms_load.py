@@ -1,6 +1,7 @@
 """SMS load: the API's accept rate, and messages end to end through a real gateway.
 
     python -m bench.sms_load                                  # Kannel, 2 Daphne, 2 workers
+    python -m bench.sms_load --rate 100 --duration 30         # (a) at 100 messages/s
     python -m bench.sms_load --clients 16 --duration 20 --messages 2000 --workers 3
     python -m bench.sms_load --gateway jasmin
 
@@ -8,18 +9,24 @@ It starts everything itself: ``--processes`` Daphne processes (``manage.py serve
 PostgreSQL database beside DATABASE_URL, ``--workers`` Celery worker processes (``--threads``
 threads each) on a Celery queue of their own in REDIS_URL, a real Kannel (or Jasmin) from the
 test harness bound over SMPP to the SMSC simulator, which answers every submit and sends its
-DELIVRD receipt at once. Then:
+DELIVRD receipt at once. The gateway's callbacks reach every Daphne process in turn through a
+round-robin proxy (``--callbacks first``: the first process takes them all). Then:
 
 (a) accept: ``--clients`` concurrent clients POST /v1/messages with an API key for
-    ``--duration`` seconds (at most 60): requests/s, latency percentiles, errors. The workers
-    send these meanwhile, as in production; the part ends once they are all delivered (or
-    ``--drain-timeout``), which gives the sustained end-to-end rate under that load.
+    ``--duration`` seconds (at most 60), back to back or, with ``--rate``, at that many messages
+    per second in all (open loop: a late answer does not delay the next message): requests/s,
+    latency percentiles, errors. The workers send these meanwhile, as in production; the part
+    ends once they are all delivered (or ``--drain-timeout``), which gives the sustained
+    end-to-end rate under that load.
 (b) end to end: ``--messages`` messages posted as fast as the clients go, timed until every one
     is ``delivered``: messages/s, accept→delivered latency from the database's own timestamps,
     and lost or duplicated messages (each must reach the simulator exactly once).
 
 Prints one JSON object on stdout; progress on stderr. Every loop is bounded in count and time;
-traffic stays on 127.0.0.1.
+traffic stays on 127.0.0.1. ``problems`` lists what went wrong, and the exit status is 1 if
+anything did: a message lost (never reached the network) or sent twice, one not delivered by the
+end (stuck in ``sent``, say, or failed), an answer of 5xx to a client or in a server's log (any
+path: delivery reports included), or a request that got no answer at all.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ import argparse
 import http.client
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import threading
@@ -50,7 +58,7 @@ import psycopg  # noqa: E402
 
 from bench.stats import percentile, summary  # noqa: E402
 from bench.ws_load import process_stats  # noqa: E402
-from fastsock.core.testing import stop_process  # noqa: E402
+from fastsock.core.testing import free_port, stop_process  # noqa: E402
 from tests.servers import RunningServer, daphne_servers  # noqa: E402
 from tests.sms_gateways import (  # noqa: E402
     GatewayUnavailable,
@@ -126,10 +134,17 @@ def project_key(server: RunningServer) -> tuple[int, str]:
 
 
 def post_messages(
-    clients: list[Client], *, prefix: str, count: int | None = None, seconds: float | None = None
+    clients: list[Client],
+    *,
+    prefix: str,
+    count: int | None = None,
+    seconds: float | None = None,
+    rate: float | None = None,
 ) -> dict[str, Any]:
-    """Each client posts messages back to back until ``count`` in all, or ``seconds``, whichever
-    comes first. Bodies are ``<prefix>|<client>|<n>``, unique per message."""
+    """The clients post messages until ``count`` in all, or ``seconds``, whichever comes first:
+    back to back, or message n due ``n / rate`` seconds in (a client that is free takes the next
+    due one; ``behind_ms`` says how late the last one went out). Bodies are
+    ``<prefix>|<client>|<n>``, unique per message."""
     total = count if count is not None else MAX_MESSAGES
     deadline = time.monotonic() + (seconds if seconds is not None else MAX_DURATION * 5)
     claimed = iter(range(total))
@@ -137,6 +152,7 @@ def post_messages(
     latencies: list[float] = []
     statuses: Counter[int] = Counter()
     slow: list[tuple[float, float]] = []  # (seconds into the part, milliseconds) over a second
+    behind = [0.0]
 
     def run(index: int) -> None:
         client = clients[index]
@@ -145,6 +161,13 @@ def post_messages(
                 n = next(claimed, None)
             if n is None:
                 return
+            if rate:
+                wait = started + n / rate - time.perf_counter()
+                if wait > 0:
+                    time.sleep(wait)
+                elif time.monotonic() >= deadline:
+                    return
+                behind[0] = max(0.0, -wait)
             sent_at = time.perf_counter() - started
             status, ms = client.send(f"{prefix}|{index}|{n}")
             with lock:
@@ -164,6 +187,7 @@ def post_messages(
         "errors": {str(status): n for status, n in statuses.items() if status != 201},
         "latency": summary(latencies, elapsed),
         "over_1s": sorted(slow),
+        "behind_ms": round(behind[0] * 1000),
     }
 
 
@@ -202,9 +226,13 @@ def end_to_end(rows: list[tuple[str, str, Any, Any]], smsc: SmscSimulator, prefi
     span = (last - first).total_seconds() if first and last else 0.0
     submits = Counter(m.text for m in list(smsc.submitted) if m.text.startswith(f"{prefix}|"))
     bodies = {row[0] for row in rows}
+    statuses = Counter(row[1] for row in rows)
     return {
         "messages": len(rows),
-        "statuses": dict(Counter(row[1] for row in rows)),
+        "statuses": dict(statuses),
+        # Still on the way when the drain timed out (a lost delivery report leaves one "sent").
+        "stuck": {status: n for status, n in statuses.items() if status not in FINAL},
+        "failed": {status: n for status, n in statuses.items() if status in FINAL and status != "delivered"},
         "delivered_per_s": round(len(delivered) / span, 1) if span else 0.0,
         "first_accept_to_last_delivered_s": round(span, 2),
         "accept_to_delivered_ms": {
@@ -222,9 +250,73 @@ def cpu_percent(pids: list[int], before: list[tuple[float, int]], seconds: float
     return [round((process_stats(pid)[0] - b[0]) / seconds * 100, 1) for pid, b in zip(pids, before, strict=True)]
 
 
+def server_errors(logs: list[Path]) -> dict[str, int]:
+    """Answers of 5xx that the servers logged, by path (delivery reports included): Django logs
+    each at ERROR, also at ``--log-level WARNING``."""
+    found: Counter[str] = Counter()
+    for log_file in logs:
+        for line in log_file.read_text(errors="replace").splitlines():
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(record, dict) and int(record.get("status_code") or 0) >= 500:
+                path = str(record.get("event", "")).rsplit(": ", 1)[-1]
+                found[f"{record['status_code']} {path}"] += 1
+    return dict(found)
+
+
+def problems_in(result: dict[str, Any]) -> list[str]:
+    """What went wrong in a run, one line each; empty when every message went out once and was
+    delivered, and every request got an answer below 500."""
+    found = []
+    for part, key in (("accept", "then_delivered"), ("end_to_end", None)):
+        outcome = result[part][key] if key else result[part]
+        errors = result[part]["errors" if key else "post_errors"]
+        for name in ("lost", "duplicates"):
+            if outcome[name]:
+                found.append(f"{part}: {outcome[name]} messages {name}")
+        for label, counts in (("not final at the end", outcome["stuck"]), ("not delivered", outcome["failed"])):
+            if counts:
+                found.append(f"{part}: {label}: {counts}")
+        server = {status: n for status, n in errors.items() if status.startswith("5")}
+        if server:
+            found.append(f"{part}: POST /v1/messages answered {server}")
+        if errors.get("0"):
+            found.append(f"{part}: {errors['0']} POSTs got no answer (connection error or timeout)")
+    if result["server_errors"]:
+        found.append(f"servers logged 5xx answers: {result['server_errors']}")
+    return found
+
+
+def round_robin_proxy(port: int, servers: list[RunningServer], log_file: Path) -> subprocess.Popen[bytes]:
+    """``bench.round_robin`` on ``port`` in front of ``servers``, once it listens."""
+    targets = [argument for server in servers for argument in ("--to", urlsplit(server.base_url).netloc)]
+    with log_file.open("wb") as output:
+        proxy = subprocess.Popen(
+            [sys.executable, "-m", "bench.round_robin", "--port", str(port), *targets],
+            cwd=Path(__file__).resolve().parent.parent,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    deadline = time.monotonic() + 10
+    while True:
+        probe = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+        try:
+            probe.connect()
+            return proxy
+        except OSError:
+            if proxy.poll() is not None or time.monotonic() > deadline:
+                stop_process(proxy)
+                raise RuntimeError(f"bench.round_robin did not start: {log_file.read_text()}") from None
+            time.sleep(0.05)
+        finally:
+            probe.close()
+
+
 def run(args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
     extra_env = {
-        **own_celery_queue(scratch / "settings"),
+        **own_celery_queue(),
         "LOG_LEVEL": args.log_level,
         "RATE_LIMIT_SMS_PROJECT": "10000000/m",
         "RATE_LIMIT_SMS_KEY": "10000000/m",
@@ -232,15 +324,24 @@ def run(args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
         "BENCH_GATEWAY_USERNAME": "fastsock",
         "BENCH_GATEWAY_PASSWORD": GATEWAY_PASSWORD,
     }
+    spread = args.callbacks == "all" and args.processes > 1
+    if spread:
+        # The gateway's callbacks go to the proxy, which hands them to every process in turn.
+        callback_port = free_port()
+        extra_env["PUBLIC_BASE_URL"] = f"http://127.0.0.1:{callback_port}"
     with ExitStack() as stack:
         log(f"setup: {args.processes} Daphne processes on a scratch database")
         servers = stack.enter_context(daphne_servers(scratch, count=args.processes, extra_env=extra_env))
         first = servers[0]
         database_url = first.env["DATABASE_URL"]
+        proxies = []
+        if spread:
+            proxies.append(round_robin_proxy(callback_port, servers, scratch / "round-robin.log"))
+            stack.callback(stop_process, proxies[0])
         workers = []
         for n in range(args.workers):
             worker = start_celery_worker(
-                first.env, scratch / f"worker-{n}.log", pool="threads", concurrency=args.threads, loglevel="WARNING"
+                first.env, scratch / f"worker-{n}.log", pool=args.pool, concurrency=args.threads, loglevel="WARNING"
             )
             stack.callback(stop_process, worker, grace_seconds=20)
             workers.append(worker)
@@ -251,12 +352,15 @@ def run(args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
         (scratch / args.gateway).mkdir()
         if args.gateway == "kannel":
             gateway = start_kannel(
-                scratch / "kannel", smsc_port=smsc.port, mo_url=mo_url, password=GATEWAY_PASSWORD, global_sender=None
-            )
+                scratch / "kannel", smsc_port=smsc.port, mo_url=mo_url, password=GATEWAY_PASSWORD,
+                global_sender=None, log_level=args.kannel_log_level,
+            )  # fmt: skip
             gateway_url = gateway.sendsms_url
+            gateway_pids = [process.pid for process in gateway.processes]
         else:
             gateway = start_jasmin(scratch / "jasmin", smsc_port=smsc.port, mo_url=mo_url, password=GATEWAY_PASSWORD)
             gateway_url = gateway.http_url
+            gateway_pids = [gateway.process.pid]
         stack.callback(gateway.stop)
         smsc.wait_for_bind()
         project_id, api_key = project_key(first)
@@ -269,15 +373,22 @@ def run(args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
         clients = [Client(servers[n % len(servers)], api_key) for n in range(args.clients)]
         for client in clients:
             stack.callback(client.close)
-        pids = [server.process.pid for server in servers] + [worker.pid for worker in workers]
+        groups = {
+            "daphne": [server.process.pid for server in servers],
+            "workers": [worker.pid for worker in workers],
+            args.gateway: gateway_pids,
+            "callback_proxy": [proxy.pid for proxy in proxies],
+        }
+        pids = [pid for members in groups.values() for pid in members]
 
         log("warm-up: 50 messages")
         post_messages(clients, prefix="warm", count=50)
         wait_until_final(database_url, "warm", 50, timeout=args.drain_timeout, processes=workers)
 
-        log(f"(a) accept: {args.clients} clients for {args.duration:.0f} s")
+        pace = f"at {args.rate:g} messages/s" if args.rate else "back to back"
+        log(f"(a) accept: {args.clients} clients {pace} for {args.duration:.0f} s")
         before, own_before = [process_stats(pid) for pid in pids], time.process_time()
-        accept = post_messages(clients, prefix="accept", seconds=args.duration)
+        accept = post_messages(clients, prefix="accept", seconds=args.duration, rate=args.rate or None)
         accept_cpu = cpu_percent(pids, before, accept["elapsed"])
         accept_own_cpu = (time.process_time() - own_before) / accept["elapsed"] * 100
         log(f"(a) {accept['accepted']} accepted; waiting for them to be delivered")
@@ -293,22 +404,39 @@ def run(args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
         rows, _ = wait_until_final(
             database_url, "e2e", posted["accepted"], timeout=args.drain_timeout, processes=workers
         )
-        e2e_cpu = cpu_percent(pids, before, time.monotonic() - started)
-        e2e_own_cpu = (time.process_time() - own_before) / (time.monotonic() - started) * 100
+        e2e_seconds = time.monotonic() - started
+        e2e_cpu = cpu_percent(pids, before, e2e_seconds)
+        e2e_own_cpu = (time.process_time() - own_before) / e2e_seconds * 100
         e2e = end_to_end(rows, smsc, "e2e")
 
     def cpu(values: list[float], own: float) -> dict[str, Any]:
-        """Per process; the load generator runs the clients and the SMSC simulator."""
-        return {"daphne": values[: len(servers)], "workers": values[len(servers) :], "load_generator": round(own, 1)}
+        """Per process, by group; the load generator runs the clients and the SMSC simulator."""
+        shares: dict[str, Any] = {}
+        for name, members in groups.items():
+            if members:
+                shares[name], values = values[: len(members)], values[len(members) :]
+        return {**shares, "load_generator": round(own, 1)}
 
-    return {
+    def cpu_per_message(shares: dict[str, Any], seconds: float, messages: int) -> dict[str, float]:
+        """CPU milliseconds per message by group (PostgreSQL and Redis not counted): steadier than
+        rates on a machine that other work shares."""
+        per = {
+            name: round(sum(share if isinstance(share, list) else [share]) * seconds * 10 / messages, 1)
+            for name, share in shares.items()
+        }
+        return {**per, "total": round(sum(per.values()), 1)}
+
+    result = {
         "gateway": args.gateway,
         "daphne_processes": args.processes,
+        "callbacks": "every process, in turn" if spread else "the first process",
         "celery_workers": args.workers,
-        "threads_per_worker": args.threads,
+        "worker_pool": f"{args.pool}, {args.threads} each",
         "clients": args.clients,
         "accept": {
             "seconds": round(accept["elapsed"], 1),
+            "target_per_s": args.rate or None,
+            "behind_ms": accept["behind_ms"],
             "requests_per_s": accept["latency"]["per_second"],
             "latency_ms": {k: v for k, v in accept["latency"].items() if k.endswith("_ms")},
             "accepted": accept["accepted"],
@@ -324,8 +452,12 @@ def run(args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
             "post_errors": posted["errors"],
             "post_requests_over_1s": len(posted["over_1s"]),
             "cpu_percent": cpu(e2e_cpu, e2e_own_cpu),
+            "cpu_ms_per_message": cpu_per_message(cpu(e2e_cpu, e2e_own_cpu), e2e_seconds, max(1, len(rows))),
         },
+        "server_errors": server_errors([server.log_file for server in servers]),
     }
+    result["problems"] = problems_in(result)
+    return result
 
 
 def main() -> None:
@@ -333,9 +465,18 @@ def main() -> None:
     parser.add_argument("--gateway", choices=["kannel", "jasmin"], default="kannel")
     parser.add_argument("--processes", type=int, default=2, help="Daphne processes")
     parser.add_argument("--workers", type=int, default=2, help="Celery worker processes")
-    parser.add_argument("--threads", type=int, default=4, help="threads per worker")
+    parser.add_argument("--threads", type=int, default=4, help="threads (or processes) per worker")
+    parser.add_argument("--pool", choices=["threads", "prefork"], default="threads", help="Celery worker pool")
     parser.add_argument("--clients", type=int, default=16, help="concurrent API clients")
     parser.add_argument("--duration", type=float, default=15, help=f"seconds of (a), at most {MAX_DURATION}")
+    parser.add_argument("--rate", type=float, default=0, help="messages per second in (a), in all (0: back to back)")
+    parser.add_argument(
+        "--callbacks",
+        choices=["all", "first"],
+        default="all",
+        help="which Daphne processes take the gateway's callbacks",
+    )
+    parser.add_argument("--kannel-log-level", type=int, default=1, help="Kannel's (0 logs every PDU and request)")
     parser.add_argument("--messages", type=int, default=1000, help=f"messages in (b), at most {MAX_MESSAGES}")
     parser.add_argument("--drain-timeout", type=float, default=180, help="seconds to wait for deliveries")
     parser.add_argument("--log-level", default="WARNING", help="of the servers and workers (INFO logs each request)")
@@ -354,6 +495,9 @@ def main() -> None:
         except GatewayUnavailable as missing:
             sys.exit(f"bench.sms_load: {missing}")
     print(json.dumps(result, indent=2))
+    for problem in result["problems"]:
+        log(f"PROBLEM: {problem}")
+    sys.exit(1 if result["problems"] else 0)
 
 
 if __name__ == "__main__":

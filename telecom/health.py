@@ -34,3 +34,38 @@ def connectors_check_health(queryset: Iterable[Connector]) -> list[tuple[str, bo
             healthy=healthy, health_checked_at=now, last_error="" if healthy else UNHEALTHY_REASON
         )
     return [(connector.name, healthy) for connector, healthy in zip(connectors, answers, strict=True)]
+
+
+def trunks_check_health(queryset: Iterable[Connector]) -> list[tuple[str, bool]]:
+    """Ask each Asterisk trunk's ARI whether it answers (``GET /asterisk/info``, with the
+    connector's credentials), record it like :func:`connectors_check_health` and return
+    ``(name, healthy)`` per trunk. The breaker is left alone: it judges calls, not probes."""
+    import asyncio
+
+    from .ari import AriClient, AriError
+    from .voice import ari_access
+
+    async def probe(connector: Connector) -> bool:
+        access = ari_access(connector)
+        try:
+            async with AriClient.rest(
+                url=access.url, username=access.username, password=access.password, request_timeout=5.0
+            ) as ari:
+                await ari.info()
+        except AriError:
+            return False
+        return True
+
+    async def probe_all(trunks: list[Connector]) -> list[bool]:
+        return list(await asyncio.gather(*(probe(trunk) for trunk in trunks)))
+
+    trunks = [c for c in queryset if c.kind == Connector.Kind.ASTERISK]
+    if not trunks:
+        return []
+    answers = asyncio.run(probe_all(trunks))
+    now = timezone.now()
+    for trunk, healthy in zip(trunks, answers, strict=True):
+        Connector.objects.filter(pk=trunk.pk).update(
+            healthy=healthy, health_checked_at=now, last_error="" if healthy else "ARI did not answer the probe."
+        )
+    return [(trunk.name, healthy) for trunk, healthy in zip(trunks, answers, strict=True)]

@@ -3,7 +3,8 @@
 The first request with a key is recorded before it runs; once it has an answer, that answer is
 stored and every retry with the same key and the same body gets it back (``Idempotent-Replayed:
 true``). The same key with another body is a 409; so is a retry while the first is still running.
-A request that fails with a server error leaves no record, so it may be retried.
+A request that fails with a server error leaves no record, so it may be retried. Keys are kept
+for ``TELECOM_IDEMPOTENCY_TTL_HOURS`` (24 h, as Stripe) and then forgotten by a periodic task.
 """
 
 from __future__ import annotations
@@ -11,9 +12,12 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 from rest_framework.response import Response
 
 from fastsock.core.errors import ApiError, ErrorCode, invalid_field
@@ -67,3 +71,10 @@ def idempotent(request: Any, project: Project, produce: Callable[[], Response]) 
     record.status_code, record.response = response.status_code, response.data
     record.save(update_fields=["status_code", "response"])
     return response
+
+
+def idempotency_prune() -> int:
+    """Forget keys older than the retention window; return how many went."""
+    cutoff = timezone.now() - timedelta(hours=settings.TELECOM_IDEMPOTENCY_TTL_HOURS)
+    deleted, _ = IdempotencyRecord.objects.filter(created_at__lt=cutoff).delete()
+    return deleted

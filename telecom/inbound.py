@@ -4,21 +4,29 @@ A route that names a room posts there. A route that names a person gets a room p
 conversation (their number and ours), made on the first message, where the phone appears as a
 contact that cannot log in; what members write in that room goes back to the phone as SMS.
 Messages no route takes are kept (``room`` empty) for the admin to see.
+
+An MMS's media are fetched and stored as chat attachments (:mod:`telecom.inbound_media`) and
+shown with the message; unroutable messages keep theirs too. A medium that cannot be had is
+noted on the message and in the room, and never loses the text.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.hashers import make_password
+from django.core.files.base import File
 from django.db import IntegrityError, transaction
 
 from accounts.models import User
 from chat import services as chat_services
 from chat.models import Membership, Message, Room
+from chat.payloads import attachment_payload
 
-from . import encoding, services
-from .models import Connector, InboundRoute, PhoneNumber, ProviderEvent, SmsConversation, SmsMessage
+from . import encoding, inbound_media, services
+from .models import Connector, InboundRoute, PhoneNumber, ProviderEvent, SmsConversation, SmsMessage, new_sid
 
 
 def normalize(address: str) -> str:
@@ -65,10 +73,18 @@ def _conversation(number: PhoneNumber, phone: str, person: User) -> SmsConversat
         return existing.select_related("room", "contact").get()
 
 
-def sms_receive(*, connector: Connector, inbound: Any) -> SmsMessage | None:
-    """Store an inbound message once (per gateway message id) and route it; None for a repeat."""
+def sms_receive(*, connector: Connector, inbound: Any, files: Sequence[File] = ()) -> SmsMessage | None:
+    """Store an inbound message once (per gateway message id) with its media, and route it;
+    None for a repeat.
+
+    ``files`` are media the gateway sent as multipart parts, ``inbound.media_urls`` media it
+    linked. They are fetched and stored within the transaction that claims the gateway's
+    message id, so a repeated callback, even one that comes while the first is still fetching,
+    finds the id taken and fetches nothing.
+    """
     phone, to = normalize(inbound.from_), normalize(inbound.to)
     number = PhoneNumber.objects.select_related("project").filter(e164=to).first()
+    offered = len(inbound.media_urls) + len(files)
     with transaction.atomic():
         try:
             with transaction.atomic():
@@ -78,9 +94,11 @@ def sms_receive(*, connector: Connector, inbound: Any) -> SmsMessage | None:
         except IntegrityError:
             return None  # the gateway delivered it again
         if number is None:
-            return None  # not our number: the event is kept for the admin, nothing else to do
+            return None  # not our number: the event (with any media links) is kept for the admin
         info = encoding.encode_info(inbound.body)
         message = SmsMessage.objects.create(
+            # An MMS is one whatever becomes of its media; a sid is never changed once given.
+            sid=new_sid("MM") if offered else None,
             project=number.project,
             direction=SmsMessage.Direction.INBOUND,
             from_number=phone,
@@ -93,19 +111,48 @@ def sms_receive(*, connector: Connector, inbound: Any) -> SmsMessage | None:
             provider_message_id=inbound.provider_message_id,
         )
         ProviderEvent.objects.filter(pk=event.pk).update(message=message)
-        route = _route_for(number, phone, inbound.body)
-        if route is None:
-            return message  # unroutable: kept, visible in the admin
-        if route.target_room_id is not None:
-            room, contact = route.target_room, _contact(phone)
-        else:
-            conversation = _conversation(number, phone, route.target_user)
-            room, contact = conversation.room, conversation.contact
-        chat_message = chat_services.room_message_post_from_outside(
-            room=room, sender=contact, content=inbound.body, type=Message.Type.SMS
-        )
-        SmsMessage.objects.filter(pk=message.pk).update(room=room, chat_message=chat_message)
+        media = inbound_media.StoredMedia()
+        try:
+            if offered:
+                media = _media_store(message, inbound.media_urls, files, contact=_contact(phone), total=offered)
+            _route(message, number, phone, inbound.body, media)
+        except BaseException:
+            inbound_media.media_discard(media.attachments)  # the rows roll back; the files must go too
+            raise
     return message
+
+
+def _media_store(
+    message: SmsMessage, urls: Sequence[str], files: Sequence[File], *, contact: User, total: int
+) -> inbound_media.StoredMedia:
+    """Store the media as the phone's attachments; the message keeps their (access-checked)
+    links, and a note of those that could not be had."""
+    media = inbound_media.inbound_media_store(urls=urls, files=files, uploader=contact, sid=message.sid)
+    changes: dict[str, Any] = {
+        "media_urls": [f"{settings.PUBLIC_BASE_URL}{attachment_payload(a)['url']}" for a in media.attachments]
+    }
+    if media.failures:
+        changes["error_code"] = "media_failed"
+        changes["error_message"] = inbound_media.failure_summary(media.failures, total=total)[:300]
+    SmsMessage.objects.filter(pk=message.pk).update(**changes)
+    return media
+
+
+def _route(message: SmsMessage, number: PhoneNumber, phone: str, body: str, media: inbound_media.StoredMedia) -> None:
+    route = _route_for(number, phone, body)
+    if route is None:
+        return  # unroutable: kept (media included), visible in the admin
+    if route.target_room_id is not None:
+        room, contact = route.target_room, _contact(phone)
+    else:
+        conversation = _conversation(number, phone, route.target_user)
+        room, contact = conversation.room, conversation.contact
+    chat_message = chat_services.room_message_post_from_outside(
+        room=room, sender=contact, content=body, type=Message.Type.SMS, attachments=media.attachments
+    )
+    if media.failures:
+        chat_services.room_note_post(room=room, content=inbound_media.failure_note(media.failures))
+    SmsMessage.objects.filter(pk=message.pk).update(room=room, chat_message=chat_message)
 
 
 def replies_from_chat(messages: list[Message]) -> None:

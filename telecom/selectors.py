@@ -8,7 +8,7 @@ from django.db.models import QuerySet
 
 from fastsock.core.errors import ApiError, ErrorCode, invalid_field
 
-from .models import ApiKey, Project, ProjectMember, SmsMessage
+from .models import ApiKey, Project, ProjectMember, SmsMessage, VoiceCall
 
 PROJECT_HEADER = "HTTP_FASTSOCK_PROJECT"
 
@@ -68,14 +68,36 @@ def message_list(
     *, project: Project, status: str | None = None, to: str | None = None, before: str | None = None, limit: int = 50
 ) -> tuple[list[SmsMessage], bool]:
     messages = SmsMessage.objects.filter(project=project)
-    if status:
-        messages = messages.filter(status=status)
-    if to:
-        messages = messages.filter(to_number=to)
+    return _page_by_sid(messages, status=status, to=to, before=before, limit=limit, what="message")
+
+
+def _page_by_sid(
+    rows: QuerySet[Any], *, status: str | None, to: str | None, before: str | None, limit: int, what: str
+) -> tuple[list[Any], bool]:
+    """One page of a project's messages or calls, newest first, filtered, older than ``before``
+    (a sid of the same project); and whether there is more."""
     if before:
-        anchor = SmsMessage.objects.filter(project=project, sid=before).values_list("id", flat=True).first()
-        if anchor is None:
-            raise invalid_field("before", "Not a message of this project.")
-        messages = messages.filter(id__lt=anchor)
-    page = list(messages.order_by("-id")[: limit + 1])
+        anchor_id = rows.filter(sid=before).values_list("id", flat=True).first()
+        if anchor_id is None:
+            raise invalid_field("before", f"Not a {what} of this project.")
+        rows = rows.filter(id__lt=anchor_id)
+    if status:
+        rows = rows.filter(status=status)
+    if to:
+        rows = rows.filter(to_number=to)
+    page = list(rows.order_by("-id")[: limit + 1])
     return page[:limit], len(page) > limit
+
+
+def call_for(*, project: Project, sid: str) -> VoiceCall:
+    call = VoiceCall.objects.select_related("flow_version", "connector").filter(project=project, sid=sid).first()
+    if call is None:
+        raise ApiError(ErrorCode.NOT_FOUND, "No such call.")
+    return call
+
+
+def call_list(
+    *, project: Project, status: str | None = None, to: str | None = None, before: str | None = None, limit: int = 50
+) -> tuple[list[VoiceCall], bool]:
+    calls = VoiceCall.objects.filter(project=project).select_related("flow_version", "connector")
+    return _page_by_sid(calls, status=status, to=to, before=before, limit=limit, what="call")

@@ -12,17 +12,17 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import User
 from fastsock.core.errors import ApiError, ErrorCode, invalid_field
 
-from . import encoding, keys, webhooks
+from . import encoding, keys, mms, webhooks
 from .models import ApiKey, Connector, DeadLetter, PhoneNumber, Project, ProjectMember, SmsMessage
 
 E164 = re.compile(r"^\+[1-9]\d{1,14}$")
-MAX_MEDIA_URLS = 10
 
 
 @transaction.atomic
@@ -104,21 +104,20 @@ def sms_accept(
         body = ""
     if not isinstance(body, str):
         raise invalid_field("body", "Must be a string.")
-    media = [] if media_urls is None else media_urls
-    if not isinstance(media, list) or len(media) > MAX_MEDIA_URLS:
-        raise invalid_field("media_urls", f"A list of at most {MAX_MEDIA_URLS} URLs.")
-    media = [_http_url(url, "media_urls") for url in media]
+    media = mms.media_urls_check(media_urls)
     if not body and not media:
         raise invalid_field("body", "A message needs a body or media.")
     if len(body) > settings.TELECOM_MAX_BODY_CHARACTERS:
         raise invalid_field("body", f"At most {settings.TELECOM_MAX_BODY_CHARACTERS} characters.")
     callback = _http_url(status_callback, "status_callback") if status_callback not in (None, "") else ""
     number = _sender_number(project, from_)
-    info = encoding.encode_info(body)
+    # Both gateways send SMS only: the media go as links in the text, which is what is counted.
+    info = encoding.encode_info(mms.text_with_links(body, media))
     try:
         encoding.check_segments(info, max_segments=_segment_limit(number))
     except encoding.TooManySegments as error:
-        raise ApiError(ErrorCode.TOO_LARGE, str(error), details={"body": [str(error)]}) from None
+        fields = ("body", "media_urls") if media else ("body",)
+        raise ApiError(ErrorCode.TOO_LARGE, str(error), details={field: [str(error)] for field in fields}) from None
     message = SmsMessage.objects.create(
         project=project,
         api_key=api_key,
@@ -163,11 +162,11 @@ def gateway_for(connector: Connector, *, for_callbacks: bool = False) -> Any:
 def _connectors_for(message: SmsMessage) -> list[Connector]:
     """The gateways that may send for the sender's number, best first: healthy ones by priority,
     then the unhealthy (a health mark can be stale; trying beats giving up)."""
-    number = PhoneNumber.objects.filter(e164=message.from_number, project_id=message.project_id).first()
-    if number is None:
-        return []
     usable = list(
-        number.connectors.filter(enabled=True).exclude(kind=Connector.Kind.ASTERISK).order_by("priority", "id")
+        Connector.objects.filter(numbers__e164=message.from_number, numbers__project_id=message.project_id)
+        .filter(enabled=True)
+        .exclude(kind=Connector.Kind.ASTERISK)
+        .order_by("priority", "id")
     )
     return [c for c in usable if c.healthy] + [c for c in usable if not c.healthy]
 
@@ -226,6 +225,7 @@ def sms_send_attempt(*, message_id: int) -> str:
                 encoding=message.encoding,
                 dlr_url=webhooks.dlr_url(connector, message.sid),
                 message_sid=message.sid,
+                media_urls=tuple(message.media_urls),
             )
         except webhooks.WebhookRefused:
             # Without its webhook secret a connector cannot sign the report URL: use another.
@@ -249,10 +249,11 @@ def sms_send_attempt(*, message_id: int) -> str:
             Connector.objects.filter(pk=connector.pk).update(
                 healthy=True, last_error="", health_checked_at=timezone.now()
             )
-        SmsMessage.objects.filter(pk=message.pk).update(
-            connector=connector, provider_message_id=result.provider_message_id
-        )
-        _move(message, SmsMessage.Status.SENT)
+        gateway = {"connector": connector, "provider_message_id": result.provider_message_id}
+        if not _move(message, SmsMessage.Status.SENT, record=gateway):
+            # A report overtook the worker (the gateway calls back as soon as the SMSC answers) and
+            # moved the message on already: keep which gateway took it, and its id, all the same.
+            SmsMessage.objects.filter(pk=message.pk).update(**gateway)
         return "sent"
     if throttled and not transport_errors:
         # Every gateway is at its throughput limit: try again in a moment; it is not a failure.
@@ -281,15 +282,27 @@ def sms_send_attempt(*, message_id: int) -> str:
 _RANK = {"queued": 0, "sending": 1, "sent": 2, "delivered": 3, "undelivered": 3, "failed": 3}
 
 
-def _move(message: SmsMessage, status: str, *, error_code: str = "", error_message: str = "") -> bool:
-    """Move a message to ``status`` if that is forward; announce it to the project's callback."""
+def _move(
+    message: SmsMessage,
+    status: str,
+    *,
+    error_code: str = "",
+    error_message: str = "",
+    record: dict[str, Any] | None = None,
+) -> bool:
+    """Move a message to ``status`` if that is forward, writing ``record``'s fields with it in the
+    same statement; announce the move to the project's callback."""
     earlier = [s for s, rank in _RANK.items() if rank < _RANK[status]]
     now = timezone.now()
-    changes: dict[str, Any] = {"status": status, "updated_at": now}
+    changes: dict[str, Any] = {"status": status, "updated_at": now, **(record or {})}
     if error_code:
         changes.update(error_code=error_code, error_message=error_message)
     if status == SmsMessage.Status.SENT:
         changes["sent_at"] = now
+    if status in (SmsMessage.Status.DELIVERED, SmsMessage.Status.UNDELIVERED):
+        # The handset's receipt can overtake the worker's own "sent" (which then changes nothing):
+        # the message went out all the same, and usage counts it by its sending time.
+        changes["sent_at"] = Coalesce(F("sent_at"), Value(now))
     if status == SmsMessage.Status.DELIVERED:
         changes["delivered_at"] = now
     moved = SmsMessage.objects.filter(pk=message.pk, status__in=earlier).update(**changes)
@@ -377,8 +390,8 @@ def sms_apply_report(*, message: SmsMessage, status: str, error_code: str | None
 
 
 def usage_aggregate(*, day: Any) -> int:
-    """Recount one day's usage per project from the messages themselves (and overwrite it), so
-    the counters are exact however often a send was retried or this runs. Returns the rows."""
+    """Recount one day's usage per project from the messages and calls themselves (and overwrite
+    it), so the counters are exact however often a send was retried or this runs. Returns the rows."""
     from django.db.models import Count, Sum
 
     from .models import UsageDaily
@@ -390,17 +403,22 @@ def usage_aggregate(*, day: Any) -> int:
         .values("project_id")
         .annotate(segments=Sum("segments"), mms=Count("id", filter=~Q(media_urls=[])))
     )
+    # An inbound MMS counts as one even when none of its media could be fetched (its sid says MMS).
     inbound = (
         SmsMessage.objects.filter(created_at__date=day, direction=SmsMessage.Direction.INBOUND)
         .values("project_id")
-        .annotate(segments=Sum("segments"), mms=Count("id", filter=~Q(media_urls=[])))
+        .annotate(segments=Sum("segments"), mms=Count("id", filter=Q(sid__startswith="MM")))
     )
     totals: dict[int, dict[str, int]] = {}
     for row in outbound:
         totals.setdefault(row["project_id"], {}).update(sms_segments_out=row["segments"] or 0, mms_out=row["mms"])
     for row in inbound:
         totals.setdefault(row["project_id"], {}).update(sms_segments_in=row["segments"] or 0, mms_in=row["mms"])
+    from .voice import call_seconds_by_project
+
+    for project_id, seconds in call_seconds_by_project(day=day).items():
+        totals.setdefault(project_id, {})["call_seconds"] = seconds
     for project_id, counts in totals.items():
-        defaults = {"sms_segments_out": 0, "sms_segments_in": 0, "mms_out": 0, "mms_in": 0, **counts}
+        defaults = {"sms_segments_out": 0, "sms_segments_in": 0, "mms_out": 0, "mms_in": 0, "call_seconds": 0, **counts}
         UsageDaily.objects.update_or_create(project_id=project_id, day=day, defaults=defaults)
     return len(totals)

@@ -206,9 +206,14 @@ def kannel_config(
     sendsms_port: int,
     password: str,
     global_sender: str | None = "12345",
+    log_level: int = 0,
 ) -> Path:
     """Kannel's config. A ``global_sender`` also replaces every inbound message's receiver (``%P``)
-    with itself (smsbox swaps sender and receiver to make a reply): pass None where that matters."""
+    with itself (smsbox swaps sender and receiver to make a reply): pass None where that matters.
+
+    smsbox sends a callback again (delivery report or inbound message) that got no 200/202 answer,
+    three times a second apart: by default it would drop it at the first error (docs/telecom.md).
+    ``log_level`` 0 logs every PDU and HTTP exchange, 1 (info) one line per message."""
     config = folder / "kannel.conf"
     config.write_text(
         f"""group = core
@@ -222,7 +227,7 @@ smsbox-interface = 127.0.0.1
 box-allow-ip = "127.0.0.1"
 dlr-storage = internal
 log-file = "{folder}/bearerbox.log"
-log-level = 0
+log-level = {log_level}
 
 group = smsc
 smsc = smpp
@@ -242,8 +247,10 @@ bearerbox-port = {smsbox_port}
 sendsms-port = {sendsms_port}
 sendsms-interface = 127.0.0.1
 {f"global-sender = {global_sender}{chr(10)}" if global_sender else ""}mo-recode = true
+http-request-retry = 3
+http-queue-delay = 1
 log-file = "{folder}/smsbox.log"
-log-level = 0
+log-level = {log_level}
 
 group = sendsms-user
 username = fastsock
@@ -279,11 +286,12 @@ def start_kannel(
     password: str | None = None,
     global_sender: str | None = "12345",
     timeout: float = 20,
+    log_level: int = 0,
 ) -> RunningKannel:
     """Start bearerbox and smsbox; return once the SMPP link is online and sendsms answers.
 
     ``password`` (default: a random one) is the sendsms user's, and the admin interface's;
-    ``global_sender`` as in :func:`kannel_config`.
+    ``global_sender`` and ``log_level`` as in :func:`kannel_config`.
     """
     if not kannel_installed():
         raise GatewayUnavailable("needs Kannel (apt-get install kannel)")
@@ -298,6 +306,7 @@ def start_kannel(
         sendsms_port=sendsms_port,
         password=password,
         global_sender=global_sender,
+        log_level=log_level,
     )
     processes: list[subprocess.Popen[bytes]] = []
     kannel = RunningKannel(f"http://127.0.0.1:{sendsms_port}", "fastsock", password, "sim", folder, processes)
@@ -600,27 +609,12 @@ class JCli:
 
 # FastSock's side: servers and Celery workers that share a queue no other run on the same Redis sees.
 
-CELERY_QUEUE_SETTINGS = '''"""Production settings, with a Celery queue of this run's own."""
 
-from fastsock.settings.base import *  # noqa: F403
-
-CELERY_TASK_DEFAULT_QUEUE = {queue!r}
-'''
-
-
-def own_celery_queue(folder: Path) -> dict[str, str]:
+def own_celery_queue() -> dict[str, str]:
     """Environment for servers and workers (with ``REDIS_URL`` set) whose tasks go to a queue of
-    their own, so a parallel run or another test's worker never takes them.
-
-    FastSock reads no setting for the queue name, so this writes a settings module into
-    ``folder`` that is production's plus ``CELERY_TASK_DEFAULT_QUEUE``, and puts it on the path.
-    """
-    folder.mkdir(parents=True, exist_ok=True)
-    queue = f"fastsock-test-{os.getpid()}-{secrets.token_hex(4)}"
-    (folder / "own_queue_settings.py").write_text(CELERY_QUEUE_SETTINGS.format(queue=queue))
+    their own (``CELERY_QUEUE``), so a parallel run or another test's worker never takes them."""
     return {
-        "DJANGO_SETTINGS_MODULE": "own_queue_settings",
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(folder), os.environ.get("PYTHONPATH")])),
+        "CELERY_QUEUE": f"fastsock-test-{os.getpid()}-{secrets.token_hex(4)}",
         "CELERY_BROKER_URL": os.environ["REDIS_URL"],
     }
 

@@ -9,7 +9,7 @@ server, and the adapter's ``parse_dlr`` / ``parse_mo`` read them as FastSock's w
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -32,12 +32,16 @@ from tests.sms_gateways import (
     RunningKannel,
     start_jasmin,
     start_kannel,
+    wait_until,
 )
 from tests.smsc_simulator import DATA_CODING_DEFAULT, DATA_CODING_UCS2, SmscSimulator
 
 pytestmark = pytest.mark.system
 
 HANDSET = "33600000001"
+# Reports to this path are answered 503 while the test asks for it, as FastSock answers when it
+# cannot store one just then (tests.sms_gateways configures Kannel to send such a report again).
+BUSY_PATH = "/dlr-busy"
 SENDER = "FastSock"
 GSM_TEXT = "Hello {FastSock} @ 10€ [ok]"
 UCS2_TEXT = "Héllo 👋 мир"
@@ -52,17 +56,18 @@ class Rig:
     callbacks: CallbackRecorder
     server: RunningKannel | RunningJasmin
     counter: int = 0
+    refusals: list[str] = field(default_factory=list)  # callback paths to answer 503, once each
 
     @property
     def server_url(self) -> str:
         return self.server.sendsms_url if isinstance(self.server, RunningKannel) else self.server.http_url
 
-    def send(self, body: str, encoding: str) -> tuple[str, str]:
+    def send(self, body: str, encoding: str, *, dlr_path: str = "/dlr") -> tuple[str, str]:
         """Send through the adapter; return (FastSock's sid, the provider's message id)."""
         self.counter += 1
         sid = f"SM{self.counter:04d}{self.gateway.name}"
         # FastSock signs its callback URLs: a percent-escape in them must come back intact.
-        dlr_url = f"{self.callbacks.base_url}/dlr?sid={sid}&sig=a%2Bb%2F"
+        dlr_url = f"{self.callbacks.base_url}{dlr_path}?sid={sid}&sig=a%2Bb%2F"
         result = self.gateway.send(SendRequest(HANDSET, SENDER, body, encoding, dlr_url, sid))  # type: ignore[arg-type]
         return sid, result.provider_message_id
 
@@ -83,9 +88,14 @@ class Rig:
 def start_rig(kind: str, folder: Path) -> Iterator[Rig]:
     adapter_class = KannelGateway if kind == "kannel" else JasminGateway
 
+    refusals: list[str] = []
+
     def answers(path: str) -> tuple[int, str]:
         probe = adapter_class("http://127.0.0.1", "probe", "probe")
-        return probe.dlr_ack() if path == "/dlr" else probe.mo_ack()
+        if path in refusals:
+            refusals.remove(path)
+            return 503, '{"error": {"code": "unavailable", "message": "Try again.", "details": {}}}'
+        return probe.dlr_ack() if path.startswith("/dlr") else probe.mo_ack()
 
     callbacks = CallbackRecorder(answers)
     smsc = SmscSimulator().start()
@@ -102,7 +112,7 @@ def start_rig(kind: str, folder: Path) -> Iterator[Rig]:
         except GatewayUnavailable as missing:
             skip_or_fail(str(missing), required=system_parts_required())
         smsc.wait_for_bind()
-        yield Rig(gateway, smsc, callbacks, server)
+        yield Rig(gateway, smsc, callbacks, server, refusals=refusals)
     finally:
         if server is not None:
             server.stop()
@@ -188,6 +198,32 @@ def test_inbound_message_reaches_fastsock_with_its_text(rig: Rig, text: str, lab
     assert inbound.to == "12345"
     assert inbound.body == text
     assert inbound.provider_message_id
+
+
+def test_a_receipt_the_server_could_not_take_comes_again(rig: Rig) -> None:
+    # Otherwise one busy moment on FastSock's side leaves the message "sent" for good.
+    text = "Report me twice"
+    _sid, provider_id = rig.send(text, "GSM-7", dlr_path=BUSY_PATH)
+    submitted = rig.smsc.wait_for_submit(lambda m: m.text == text)
+
+    def receipts() -> list[Callback]:
+        def about_it(callback: Callback) -> bool:
+            if callback.path != BUSY_PATH:
+                return False
+            report = rig.gateway.parse_dlr(callback.fields)
+            return report.provider_message_id == provider_id and report.final
+
+        return rig.callbacks.matching(about_it)
+
+    # The SMSC's acceptance is taken first (Jasmin would drop a receipt that overtook it).
+    rig.callbacks.wait_for(lambda c: c.path == BUSY_PATH and not rig.gateway.parse_dlr(c.fields).final)
+    rig.refusals.append(BUSY_PATH)
+    rig.smsc.send_receipt(submitted, "DELIVRD")
+
+    refused, taken = wait_until(lambda: receipts()[:2] if len(receipts()) >= 2 else None, timeout=20, what="receipt")
+    assert rig.gateway.parse_dlr(refused.fields) == rig.gateway.parse_dlr(taken.fields)
+    assert rig.gateway.parse_dlr(taken.fields).status == "delivered"
+    assert rig.refusals == []
 
 
 def test_wrong_credentials_are_a_rejection_naming_no_secret(rig: Rig) -> None:

@@ -61,6 +61,20 @@ def message_payload(message: SmsMessage) -> dict[str, Any]:
     }
 
 
+def list_filters(request: Request) -> dict[str, Any]:
+    """``?status=&to=&before=<sid>&limit=`` of a message or call list (limit 1 to 100, 50)."""
+    try:
+        limit = max(1, min(100, int(request.query_params.get("limit", 50))))
+    except ValueError:
+        limit = 50
+    params = request.query_params
+    return {"status": params.get("status"), "to": params.get("to"), "before": params.get("before"), "limit": limit}
+
+
+def page_payload(results: list[dict[str, Any]], page: list[Any], has_more: bool) -> dict[str, Any]:
+    return {"results": results, "has_more": has_more, "next": page[-1].sid if has_more else None}
+
+
 class V1View(APIView):
     """/v1 views take API keys as well as people's JWTs and sessions."""
 
@@ -177,24 +191,8 @@ class MessagesApi(V1View):
     def get(self, request: Request) -> Response:
         """The project's messages, newest first: ``?status=&to=&before=<sid>&limit=``."""
         project, _ = selectors.acting_project(request, scope=ApiKey.Scope.MESSAGES)
-        try:
-            limit = max(1, min(100, int(request.query_params.get("limit", 50))))
-        except ValueError:
-            limit = 50
-        page, has_more = selectors.message_list(
-            project=project,
-            status=request.query_params.get("status"),
-            to=request.query_params.get("to"),
-            before=request.query_params.get("before"),
-            limit=limit,
-        )
-        return Response(
-            {
-                "results": [message_payload(m) for m in page],
-                "has_more": has_more,
-                "next": page[-1].sid if has_more else None,
-            }
-        )
+        page, has_more = selectors.message_list(project=project, **list_filters(request))
+        return Response(page_payload([message_payload(m) for m in page], page, has_more))
 
 
 class MessageApi(V1View):

@@ -15,15 +15,17 @@ request for good: do not retry it anywhere as it is). Neither ever carries a cre
 from __future__ import annotations
 
 import http.client
+import re
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import Any, ClassVar, Literal, Protocol
 
 from telecom.encoding import Encoding
+from telecom.mms import text_with_links
 
 DeliveryStatus = Literal["sent", "delivered", "undelivered", "failed"]
 # "sent": the network took the message (or says it is still on its way); the others are final.
@@ -68,7 +70,10 @@ class InvalidCallback(ValueError):  # noqa: N818 - reads as what it is, like Dja
 
 @dataclass(frozen=True)
 class SendRequest:
-    """One outbound SMS. ``dlr_url`` is the full (signed) URL the gateway should call back."""
+    """One outbound SMS. ``dlr_url`` is the full (signed) URL the gateway should call back.
+
+    ``encoding`` is that of :attr:`sms_text`, counted when the message was accepted.
+    """
 
     to: str
     from_: str
@@ -76,6 +81,12 @@ class SendRequest:
     encoding: Encoding
     dlr_url: str
     message_sid: str
+    media_urls: tuple[str, ...] = ()
+
+    @property
+    def sms_text(self) -> str:
+        """What an adapter that cannot carry MMS sends: the body with the media links after it."""
+        return text_with_links(self.body, self.media_urls)
 
 
 @dataclass(frozen=True)
@@ -110,19 +121,26 @@ class DeliveryReport:
 
 @dataclass(frozen=True)
 class InboundMessage:
-    """One inbound SMS (MO), its text decoded. Addresses are as the gateway reports them."""
+    """One inbound SMS (MO), its text decoded. Addresses are as the gateway reports them.
+
+    ``media_urls`` are the links an MMS-capable gateway gave for the media (see
+    :func:`inbound_media_urls`), unchecked: fetching them decides what they are.
+    """
 
     from_: str
     to: str
     body: str
     provider_message_id: str
     raw: Mapping[str, str] = field(default_factory=dict)
+    media_urls: tuple[str, ...] = ()
 
 
 class SmsGateway(Protocol):
     """What the telecom services and webhook views rely on, whatever the gateway."""
 
     name: str
+    # False: the gateway sends SMS only, so ``send`` sends ``req.sms_text`` (links to the media).
+    carries_media: ClassVar[bool]
 
     def send(self, req: SendRequest) -> SendResult: ...
 
@@ -151,6 +169,22 @@ def http_get(url: str, params: Mapping[str, str | bytes], *, timeout: float, gat
     """
     query = urllib.parse.urlencode(params)
     request = urllib.request.Request(f"{url}?{query}" if query else url, method="GET")  # noqa: S310 - http(s) from config
+    return _exchange(request, url, timeout=timeout, gateway=gateway)
+
+
+def http_post_form(url: str, params: Mapping[str, str | bytes], *, timeout: float, gateway: str) -> HttpAnswer:
+    """POST ``params`` as a form to ``url``; answers and errors as :func:`http_get`.
+
+    Credentials belong in a body: a query string ends up in the gateway's access log.
+    """
+    body = urllib.parse.urlencode(params).encode("ascii")
+    request = urllib.request.Request(  # noqa: S310 - http(s) from config
+        url, data=body, method="POST", headers={"Content-Type": "application/x-www-form-urlencoded"}
+    )
+    return _exchange(request, url, timeout=timeout, gateway=gateway)
+
+
+def _exchange(request: urllib.request.Request, url: str, *, timeout: float, gateway: str) -> HttpAnswer:
     host = urllib.parse.urlsplit(url).netloc
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
@@ -184,6 +218,27 @@ def required_field(form: Mapping[str, Any], name: str, gateway: str) -> str:
     if value is None or value == "":
         raise InvalidCallback(f"{gateway} callback without {name!r}")
     return value
+
+
+def field_values(form: Mapping[str, Any], name: str) -> list[str]:
+    """Every value of a repeated callback field, in order: QueryDict and plain dicts alike."""
+    getlist = getattr(form, "getlist", None)
+    values = getlist(name) if callable(getlist) else form.get(name, [])
+    if not isinstance(values, list | tuple):
+        values = [values]
+    return [value.decode("utf-8", errors="replace") if isinstance(value, bytes) else str(value) for value in values]
+
+
+# Twilio's numbered media fields, which MMS gateways that mimic Twilio's webhooks send too.
+_TWILIO_MEDIA_FIELD = re.compile(r"^MediaUrl(\d{1,3})$")
+
+
+def inbound_media_urls(form: Mapping[str, Any]) -> tuple[str, ...]:
+    """The media links of an inbound MMS callback: every ``media_url`` (repeated), then
+    Twilio-style ``MediaUrl0``, ``MediaUrl1``… in their numbers' order; blanks are skipped."""
+    numbered = sorted((int(match.group(1)), str(key)) for key in form if (match := _TWILIO_MEDIA_FIELD.match(str(key))))
+    urls = field_values(form, "media_url") + [field_value(form, key) or "" for _, key in numbered]
+    return tuple(url.strip() for url in urls if url and url.strip())
 
 
 def plain_fields(form: Mapping[str, Any]) -> dict[str, str]:

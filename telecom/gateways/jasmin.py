@@ -17,7 +17,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from telecom.encoding import SMPP_DATA_CODING, UCS2, gsm7_decode, ucs2_hex
 from telecom.gateways.base import (
@@ -32,6 +32,8 @@ from telecom.gateways.base import (
     SendResult,
     field_value,
     http_get,
+    http_post_form,
+    inbound_media_urls,
     plain_fields,
     redact,
     required_field,
@@ -57,6 +59,7 @@ class JasminGateway:
     password: str
     timeout: float = 10.0
     name: str = NAME
+    carries_media: ClassVar[bool] = False  # media go as links in the text (SendRequest.sms_text)
 
     def __repr__(self) -> str:
         return f"JasminGateway(base_url={self.base_url!r}, username={self.username!r})"
@@ -87,10 +90,10 @@ class JasminGateway:
         if req.encoding == UCS2:
             # With coding 0 Jasmin would re-encode the text to GSM 03.38, turning the rest into "?".
             params["coding"] = str(SMPP_DATA_CODING[UCS2])
-            params["hex-content"] = ucs2_hex(req.body)
+            params["hex-content"] = ucs2_hex(req.sms_text)
         else:
-            params["content"] = req.body
-        answer = http_get(self._url("/send"), params, timeout=self.timeout, gateway=self.name)
+            params["content"] = req.sms_text
+        answer = http_post_form(self._url("/send"), params, timeout=self.timeout, gateway=self.name)
         match = ANSWER.match(answer.body)
         if answer.status == 200 and match and match.group(1) == "Success":
             return SendResult(provider_message_id=match.group(2), raw=answer.body)
@@ -148,7 +151,12 @@ class JasminGateway:
             content = (field_value(form, "content") or "").encode("utf-8")
         body = decode_short_message(content, data_coding(field_value(form, "coding")))
         return InboundMessage(
-            from_=sender, to=recipient, body=body, provider_message_id=message_id, raw=plain_fields(form)
+            from_=sender,
+            to=recipient,
+            body=body,
+            provider_message_id=message_id,
+            raw=plain_fields(form),
+            media_urls=inbound_media_urls(form),
         )
 
     def dlr_ack(self) -> tuple[int, str]:

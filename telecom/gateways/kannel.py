@@ -18,7 +18,7 @@ import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from telecom.encoding import KANNEL_CODING, UCS2
 from telecom.gateways.base import (
@@ -33,6 +33,7 @@ from telecom.gateways.base import (
     SendResult,
     field_value,
     http_get,
+    inbound_media_urls,
     plain_fields,
     redact,
     required_field,
@@ -117,6 +118,7 @@ class KannelGateway:
     timeout: float = 10.0
     smsc: str | None = None
     name: str = NAME
+    carries_media: ClassVar[bool] = False  # media go as links in the text (SendRequest.sms_text)
 
     def __repr__(self) -> str:
         return f"KannelGateway(base_url={self.base_url!r}, username={self.username!r}, smsc={self.smsc!r})"
@@ -141,10 +143,10 @@ class KannelGateway:
         if req.encoding == UCS2:
             params["coding"] = str(KANNEL_CODING[UCS2])
             params["charset"] = "UTF-16BE"
-            params["text"] = req.body.encode("utf-16-be")
+            params["text"] = req.sms_text.encode("utf-16-be")
         else:
             params["charset"] = "UTF-8"
-            params["text"] = req.body
+            params["text"] = req.sms_text
         answer = http_get(self._url(SENDSMS_PATH), params, timeout=self.timeout, gateway=self.name)
         if 200 <= answer.status < 300 and answer.body in ACCEPTED_ANSWERS:
             return SendResult(provider_message_id=req.message_sid, raw=answer.body)
@@ -195,6 +197,7 @@ class KannelGateway:
             body=field_value(form, "kannel_text") or "",
             provider_message_id=reference,
             raw=plain_fields(form),
+            media_urls=inbound_media_urls(form),
         )
 
     def dlr_ack(self) -> tuple[int, str]:

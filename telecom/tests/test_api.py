@@ -101,6 +101,30 @@ def test_the_same_idempotency_key_and_body_get_the_first_answer_another_body_409
     assert send(client, {"to": "bad"}, HTTP_IDEMPOTENCY_KEY="order-2").json() == refused.json()
 
 
+def test_idempotency_keys_are_forgotten_after_the_retention_window(project, api_key, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from telecom.models import IdempotencyRecord
+    from telecom.tasks import idempotency_prune
+
+    settings.TELECOM_IDEMPOTENCY_TTL_HOURS = 24
+    client = key_client(api_key["key"])
+    first = send(client, {"to": "+14155550123", "body": "hello"}, HTTP_IDEMPOTENCY_KEY="order-1")
+    send(client, {"to": "+14155550123", "body": "hello"}, HTTP_IDEMPOTENCY_KEY="order-2")
+    IdempotencyRecord.objects.filter(key="order-1").update(created_at=timezone.now() - timedelta(hours=25))
+
+    assert idempotency_prune.delay().get() == 1
+
+    assert list(IdempotencyRecord.objects.values_list("key", flat=True)) == ["order-2"]
+    # Forgotten: the same key now makes a new message, as with Stripe after 24 hours.
+    again = send(client, {"to": "+14155550123", "body": "hello"}, HTTP_IDEMPOTENCY_KEY="order-1")
+    assert again.status_code == 201
+    assert again.json()["sid"] != first.json()["sid"]
+    assert not again.has_header("Idempotent-Replayed")
+
+
 def test_sends_are_rate_limited_per_key_with_retry_after(project, api_key, settings):
     settings.RATE_LIMITS = {**settings.RATE_LIMITS, "telecom.messages.key": "2/m"}
     client = key_client(api_key["key"])

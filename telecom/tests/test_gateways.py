@@ -36,6 +36,9 @@ class FakeGateway:
     status: int = 200
     body: str = ""
     requests: list[tuple[str, str]] = field(default_factory=list)
+    # How each request came (GET with a query string, or POST with a form body) and its query string.
+    methods: list[str] = field(default_factory=list)
+    query_strings: list[str] = field(default_factory=list)
 
     @property
     def query(self) -> dict[str, str]:
@@ -55,6 +58,19 @@ def fake() -> Iterator[tuple[FakeGateway, str]]:
         def do_GET(self) -> None:
             url = urllib.parse.urlsplit(self.path)
             state.requests.append((url.path, url.query))
+            state.methods.append("GET")
+            state.query_strings.append(url.query)
+            self._answer()
+
+        def do_POST(self) -> None:
+            url = urllib.parse.urlsplit(self.path)
+            form = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode("latin-1")
+            state.requests.append((url.path, form))
+            state.methods.append("POST")
+            state.query_strings.append(url.query)
+            self._answer()
+
+        def _answer(self) -> None:
             self.send_response(state.status)
             self.send_header("Content-Type", "text/plain")
             self.end_headers()
@@ -86,6 +102,8 @@ def test_jasmin_sends_gsm_text_as_content_asking_for_both_report_levels(fake: tu
 
     assert result.provider_message_id == "07033084-5cfd-4812-90a4-e4d24ffb6e3d"
     assert state.requests[-1][0] == "/send"
+    # As a form body: a query string (with the password) would land in Jasmin's access log.
+    assert (state.methods[-1], state.query_strings[-1]) == ("POST", "")
     assert state.query == {
         "username": "fastsock",
         "password": "secret",

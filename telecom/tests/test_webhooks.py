@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
 import pytest
-from django.test import Client, TestCase
+from django.test import Client, TestCase, override_settings
 
-from fastsock.core.testing import free_port
+from fastsock.core.testing import callback_receiver
 from telecom import keys, webhooks
 from telecom.models import Connector, PhoneNumber, Project, ProviderEvent, SmsMessage
 
@@ -89,6 +87,19 @@ def test_reports_from_outside_the_allowlist_are_refused(connector, message):
     assert message.status == "sent"
 
 
+def test_a_forged_forwarded_for_does_not_pass_the_allowlist_behind_a_proxy(connector, message):
+    path = dlr_path(connector, message)
+    proxied = override_settings(RATELIMIT_IP_META_KEY="HTTP_X_FORWARDED_FOR", TRUSTED_PROXY_HOPS=1)
+    with proxied, TestCase.captureOnCommitCallbacks(execute=True):
+        # The caller claims 127.0.0.1; our proxy appended the address it really came from.
+        refused = Client(HTTP_X_FORWARDED_FOR="127.0.0.1, 10.1.2.3").post(
+            path, {"id": "jid-1", "message_status": "DELIVRD", "level": "2"}
+        )
+    assert refused.status_code == 403
+    message.refresh_from_db()
+    assert message.status == "sent"
+
+
 def test_a_report_for_another_providers_id_is_stored_but_not_applied(connector, message):
     report(dlr_path(connector, message), message_id="someone-else")
     message.refresh_from_db()
@@ -102,31 +113,12 @@ def test_an_undelivered_report_says_so_with_a_code(connector, message):
 
 
 def test_status_changes_reach_the_projects_callback_signed_like_stripe(connector, message, settings):
-    received: list[tuple[str, bytes]] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            received.append((self.headers.get("FastSock-Signature"), body))
-            self.send_response(204)
-            self.end_headers()
-
-        def log_message(self, *args) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        SmsMessage.objects.filter(pk=message.pk).update(
-            status_callback=f"http://127.0.0.1:{server.server_address[1]}/cb"
-        )
+    with callback_receiver() as (url, received):
+        SmsMessage.objects.filter(pk=message.pk).update(status_callback=f"{url}/cb")
         report(dlr_path(connector, message))
-    finally:
-        server.shutdown()
-        server.server_close()
-    [(signature, body)] = received
+    [(headers, body)] = received
     assert json.loads(body)["status"] == "delivered"
-    parts = dict(part.split("=", 1) for part in signature.split(","))
+    parts = dict(part.split("=", 1) for part in headers["fastsock-signature"].split(","))
     secret = keys.signing_secret(message.project_id, message.project.signing_generation)
     assert parts["v1"] == keys.stripe_signature(secret, int(parts["t"]), body)
 
