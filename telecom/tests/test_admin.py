@@ -5,12 +5,9 @@ stand-in speaking Jasmin's HTTP API on 127.0.0.1."""
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Iterator
 from datetime import date
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import SimpleNamespace
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.contrib.admin.models import LogEntry
@@ -33,40 +30,9 @@ from telecom.models import (
     SmsMessage,
     UsageDaily,
 )
+from telecom.tests.stand_ins import JasminStandIn
 
 pytestmark = pytest.mark.django_db
-
-
-class JasminStandIn:
-    """Answers ``/ping`` with ``Jasmin/PONG`` and ``/send`` with ``Success "42"``, as Jasmin does."""
-
-    def __init__(self) -> None:
-        self.sent: list[dict[str, str]] = []
-        owner = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                url = urlsplit(self.path)
-                if url.path == "/send":
-                    owner.sent.append({k: v[-1] for k, v in parse_qs(url.query).items()})
-                    payload = b'Success "42"'
-                else:
-                    payload = b"Jasmin/PONG" if url.path == "/ping" else b"Not found"
-                self.send_response(200 if url.path in ("/send", "/ping") else 404)
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture
@@ -231,7 +197,7 @@ def connector_form(**changes: str) -> dict[str, str]:
         "name": "kannel-1", "kind": "kannel", "base_url": "http://127.0.0.1:13013", "username_env": "KANNEL_USER",
         "password_env": "KANNEL_PASSWORD", "webhook_secret_env": "KANNEL_WEBHOOK_SECRET",
         "allowed_networks": "10.0.0.0/8", "priority": "10", "throughput_per_second": "0", "max_segments": "10",
-        "enabled": "on", **changes,
+        "enabled": "on", "circuit_override": "auto", **changes,
     }  # fmt: skip
 
 
@@ -294,7 +260,7 @@ def test_replaying_a_dead_letter_sends_the_message_again_once(
     assert "Replayed 1 message(s)" in page
     data.message.refresh_from_db()
     data.dead_letter.refresh_from_db()
-    assert (data.message.status, data.message.provider_message_id, data.message.error_code) == ("sent", "42", "")
+    assert (data.message.status, data.message.provider_message_id, data.message.error_code) == ("sent", "1", "")
     assert data.dead_letter.replayed_at is not None
     assert [sent["to"] for sent in jasmin.sent] == ["+14155550123"]
 

@@ -76,6 +76,11 @@ class Connector(models.Model):
         KANNEL = "kannel", "Kannel (sendsms)"
         ASTERISK = "asterisk", "Asterisk (ARI trunk)"
 
+    class CircuitOverride(models.TextChoices):
+        AUTO = "auto", "Automatic (the breaker decides)"
+        OPEN = "open", "Forced open (never used)"
+        CLOSED = "closed", "Forced closed (always tried)"
+
     name = models.SlugField(max_length=50, unique=True)
     kind = models.CharField(max_length=10, choices=Kind.choices)
     base_url = models.URLField(max_length=300)
@@ -91,6 +96,8 @@ class Connector(models.Model):
     healthy = models.BooleanField(default=True)
     health_checked_at = models.DateTimeField(null=True, blank=True)
     last_error = models.CharField(max_length=300, blank=True)
+    # An operator's word over the trunk's circuit breaker: take a trunk out, or keep it in.
+    circuit_override = models.CharField(max_length=6, choices=CircuitOverride.choices, default=CircuitOverride.AUTO)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -107,6 +114,10 @@ class PhoneNumber(models.Model):
     sms = models.BooleanField(default=True)
     mms = models.BooleanField(default=False)
     voice = models.BooleanField(default=False)
+    # What an inbound call to the number runs: this flow's active version.
+    voice_flow = models.ForeignKey(
+        "telecom.CallFlow", null=True, blank=True, on_delete=models.SET_NULL, related_name="numbers"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:

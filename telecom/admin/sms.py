@@ -28,9 +28,9 @@ from django.utils.html import format_html
 
 from fastsock.core.errors import ApiError
 
-from . import services, webhooks
-from .health import connectors_check_health
-from .models import (
+from .. import services, webhooks
+from ..health import connectors_check_health
+from ..models import (
     ApiKey,
     Connector,
     DeadLetter,
@@ -256,7 +256,7 @@ class ConnectorForm(forms.ModelForm):
         formfield_callback = gateway_formfield
         fields = [
             "name", "kind", "base_url", "username_env", "password_env", "webhook_secret_env", "allowed_networks",
-            "priority", "throughput_per_second", "max_segments", "enabled",
+            "priority", "throughput_per_second", "max_segments", "enabled", "circuit_override",
         ]  # fmt: skip
         help_texts = {
             "username_env": ENV_HELP.format(what="gateway username", example="JASMIN_USER"),
@@ -264,6 +264,8 @@ class ConnectorForm(forms.ModelForm):
             "webhook_secret_env": ENV_HELP.format(
                 what="secret that signs webhook URLs (16 characters or more)", example="JASMIN_WEBHOOK_SECRET"
             ),
+            "circuit_override": "Voice trunks: force the circuit breaker open (take the trunk out of service) "
+            "or closed (always try it, whatever its failures); automatic lets failures decide.",
         }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -292,12 +294,33 @@ class ConnectorAdmin(admin.ModelAdmin):
     # The admin builds the form again with its own field callback: the same plain-HTTP default.
     formfield_overrides = {models.URLField: {"assume_scheme": "http"}}
     list_display = [
-        "name", "kind", "base_url", "priority", "enabled", "healthy", "health_checked_at", "last_error",
+        "name", "kind", "base_url", "priority", "enabled", "healthy", "circuit", "health_checked_at", "last_error",
     ]  # fmt: skip
-    list_filter = ["kind", "enabled", "healthy"]
+    list_filter = ["kind", "enabled", "healthy", "circuit_override"]
     search_fields = ["name", "base_url"]
-    readonly_fields = ["healthy", "health_checked_at", "last_error", "created_at", "webhook_urls"]
-    actions = ["check_health", "enable", "disable"]
+    readonly_fields = ["healthy", "health_checked_at", "last_error", "circuit", "created_at", "webhook_urls"]
+    actions = ["check_health", "enable", "disable", "reset_circuit"]
+
+    @admin.display(description="circuit breaker")
+    def circuit(self, connector: Connector) -> str:
+        if connector.kind != Connector.Kind.ASTERISK or connector.pk is None:
+            return "-"
+        from ..breaker import breaker_state
+
+        state = breaker_state(connector)
+        if connector.circuit_override != Connector.CircuitOverride.AUTO:
+            return f"{state} (forced)"
+        return state
+
+    @admin.action(description="Reset the circuit breaker (voice trunks)", permissions=["change"])
+    def reset_circuit(self, request: HttpRequest, queryset: QuerySet[Connector]) -> None:
+        from ..breaker import breaker_reset
+
+        trunks = list(queryset.filter(kind=Connector.Kind.ASTERISK))
+        for connector in trunks:
+            breaker_reset(connector)
+            self.log_change(request, connector, "Reset the circuit breaker.")
+        self.message_user(request, f"Reset the circuit breaker of {len(trunks)} trunk(s).", messages.SUCCESS)
 
     @admin.display(description="webhook URLs for the gateway")
     def webhook_urls(self, connector: Connector) -> str:
@@ -332,7 +355,15 @@ class ConnectorAdmin(admin.ModelAdmin):
 class PhoneNumberForm(forms.ModelForm):
     class Meta:
         model = PhoneNumber
-        fields = ["e164", "project", "connectors", "sms", "mms", "voice"]
+        fields = ["e164", "project", "connectors", "sms", "mms", "voice", "voice_flow"]
+        help_texts = {"voice_flow": "The flow inbound calls to this number run (its active version)."}
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        flow, project = data.get("voice_flow"), data.get("project")
+        if flow is not None and project is not None and flow.project_id != project.pk:
+            self.add_error("voice_flow", "A flow of the number's own project.")
+        return data
 
     def clean_e164(self) -> str:
         value = self.cleaned_data["e164"].strip()
@@ -347,7 +378,7 @@ class PhoneNumberAdmin(admin.ModelAdmin):
     list_display = ["e164", "project", "sms", "mms", "voice", "gateways", "created_at"]
     list_filter = ["sms", "mms", "voice", "connectors"]
     search_fields = ["e164", "project__name"]
-    autocomplete_fields = ["project"]
+    autocomplete_fields = ["project", "voice_flow"]
     filter_horizontal = ["connectors"]
     list_select_related = ["project"]
 
