@@ -11,7 +11,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from telecom import webhooks
-from telecom.models import Connector, InboundRoute, PhoneNumber, Project
+from telecom.models import CallFlow, Connector, InboundRoute, PhoneNumber, Project
 
 pytestmark = pytest.mark.django_db
 SECRET = "a-webhook-secret-of-some-length"
@@ -95,3 +95,20 @@ def test_a_number_is_bound_to_its_connector_with_a_route(alice):
     assert InboundRoute.objects.get().target_user == alice
     with pytest.raises(CommandError, match=r"E\.164"):
         run("telecom_number", "0155", "--project", str(project.pk), "--connector", "jasmin-1")
+
+
+def test_a_number_can_run_a_call_flow_of_its_own_project_only():
+    connector()
+    project, other = Project.objects.create(name="Clinic"), Project.objects.create(name="Other")
+    flow = CallFlow.objects.create(project=project, name="reception")
+    foreign = CallFlow.objects.create(project=other, name="theirs")
+    base = ("telecom_number", "+14155550100", "--project", str(project.pk), "--connector", "jasmin-1")
+
+    printed = run(*base, "--voice-flow", str(flow.pk))
+
+    assert printed["voice_flow"] == flow.pk
+    number = PhoneNumber.objects.get()
+    assert (number.voice, number.voice_flow) == (True, flow)
+    with pytest.raises(CommandError, match="No call flow"):
+        run(*base, "--voice-flow", str(foreign.pk))
+    assert PhoneNumber.objects.get().voice_flow == flow

@@ -1,4 +1,5 @@
-"""``manage.py telecom_number E164 --project ID --connector NAME [--route-user U | --route-room ID]``."""
+"""``manage.py telecom_number E164 --project ID --connector NAME [--route-user U | --route-room ID]
+[--voice-flow FLOW_ID]``."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import User
 from chat.models import Room
-from telecom.models import Connector, InboundRoute, PhoneNumber, Project
+from telecom.models import CallFlow, Connector, InboundRoute, PhoneNumber, Project
 from telecom.services import E164
 
 
@@ -23,6 +24,7 @@ class Command(BaseCommand):
         target = parser.add_mutually_exclusive_group()
         target.add_argument("--route-user")
         target.add_argument("--route-room", type=int)
+        parser.add_argument("--voice-flow", type=int, help="a call flow of the project: calls to the number run it")
 
     def handle(self, *args: Any, **options: Any) -> None:
         e164 = options["e164"]
@@ -32,7 +34,13 @@ class Command(BaseCommand):
         connector = Connector.objects.filter(name=options["connector"]).first()
         if project is None or connector is None:
             raise CommandError("No such project." if project is None else "No such connector.")
-        number, _ = PhoneNumber.objects.update_or_create(e164=e164, defaults={"project": project})
+        defaults: dict[str, Any] = {"project": project}
+        if options["voice_flow"] is not None:
+            flow = CallFlow.objects.filter(pk=options["voice_flow"], project=project).first()
+            if flow is None:
+                raise CommandError(f"No call flow {options['voice_flow']} in project {project.pk}.")
+            defaults.update(voice=True, voice_flow=flow)
+        number, _ = PhoneNumber.objects.update_or_create(e164=e164, defaults=defaults)
         number.connectors.add(connector)
         route = None
         if options["route_user"] or options["route_room"]:
@@ -52,6 +60,7 @@ class Command(BaseCommand):
                 defaults={"target_user": user, "target_room": room},
             )
             route = {"user": user.username} if user else {"room": room.pk}
-        self.stdout.write(
-            json.dumps({"number": e164, "project": project.pk, "connector": connector.name, "route": route})
-        )
+        output = {"number": e164, "project": project.pk, "connector": connector.name, "route": route}
+        if number.voice_flow_id is not None:
+            output["voice_flow"] = number.voice_flow_id
+        self.stdout.write(json.dumps(output))
