@@ -573,6 +573,8 @@ class Orchestrator:
     async def store_pending_recordings(self, call_id: int, state: dict[str, Any]) -> None:
         """Fetch each finished recording of the call from Asterisk into storage (once)."""
         names = list(state.get("pending_recordings") or [])
+        if not names:
+            return
         for name in names:
             try:
                 audio = await self.ari.stored_recording_file(name)

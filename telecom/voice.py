@@ -258,12 +258,11 @@ def call_end_by_request(*, call: VoiceCall, status: Any) -> VoiceCall:
     wanted = {Status.CANCELED: (Status.QUEUED, Status.RINGING), Status.COMPLETED: (Status.IN_PROGRESS,)}[status]
     if call.status not in wanted:
         raise ApiError(ErrorCode.CONFLICT, f"A call that is {call.status} cannot become {status}.")
-    if call.status == Status.QUEUED:
+    if status == Status.CANCELED:
+        # First, so an origination still in flight finds the call no longer queued.
         call_finish(call_id=call.pk, cause=None, status=Status.CANCELED)
     if call.channel_id:
         _hang_up(call)
-    if status == Status.CANCELED:
-        call_finish(call_id=call.pk, cause=None, status=Status.CANCELED)
     return VoiceCall.objects.get(pk=call.pk)
 
 

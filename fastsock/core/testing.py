@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
-import http.server
 import os
 import socket
 import subprocess
 import sys
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -140,28 +136,3 @@ def stop_process(process: subprocess.Popen[Any], *, grace_seconds: float = 15) -
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait(timeout=5)
-
-
-@contextlib.contextmanager
-def callback_receiver(status: int = 204) -> Iterator[tuple[str, list[tuple[dict[str, str], bytes]]]]:
-    """An HTTP server on a free 127.0.0.1 port that answers every POST with ``status`` and
-    keeps ``(headers, body)`` of each: the far end of a status callback. Yields its URL and list."""
-    received: list[tuple[dict[str, str], bytes]] = []
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            received.append(({key.lower(): value for key, value in self.headers.items()}, body))
-            self.send_response(status)
-            self.end_headers()
-
-        def log_message(self, *args: Any) -> None:
-            return
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", received
-    finally:
-        server.shutdown()
-        server.server_close()

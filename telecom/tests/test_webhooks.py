@@ -8,9 +8,9 @@ from urllib.parse import urlsplit
 import pytest
 from django.test import Client, TestCase, override_settings
 
-from fastsock.core.testing import callback_receiver
 from telecom import keys, webhooks
 from telecom.models import Connector, PhoneNumber, Project, ProviderEvent, SmsMessage
+from tests.sms_gateways import CallbackRecorder
 
 pytestmark = pytest.mark.django_db
 
@@ -113,12 +113,16 @@ def test_an_undelivered_report_says_so_with_a_code(connector, message):
 
 
 def test_status_changes_reach_the_projects_callback_signed_like_stripe(connector, message, settings):
-    with callback_receiver() as (url, received):
-        SmsMessage.objects.filter(pk=message.pk).update(status_callback=f"{url}/cb")
+    receiver = CallbackRecorder(lambda _path: (204, ""))
+    try:
+        SmsMessage.objects.filter(pk=message.pk).update(status_callback=f"{receiver.base_url}/cb")
         report(dlr_path(connector, message))
-    [(headers, body)] = received
+    finally:
+        receiver.close()
+    [callback] = receiver.received
+    body = callback.body
     assert json.loads(body)["status"] == "delivered"
-    parts = dict(part.split("=", 1) for part in headers["fastsock-signature"].split(","))
+    parts = dict(part.split("=", 1) for part in callback.headers["fastsock-signature"].split(","))
     secret = keys.signing_secret(message.project_id, message.project.signing_generation)
     assert parts["v1"] == keys.stripe_signature(secret, int(parts["t"]), body)
 
